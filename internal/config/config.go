@@ -1,0 +1,477 @@
+// Package config loads attache's config.yaml: defaults first, the file over
+// them, ${ENV} expanded in values, then Validate names the key that is wrong.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+)
+
+// MaxBatch is SQLite's default limit of attached databases per connection.
+const MaxBatch = 10
+
+// Config is the whole of config.yaml. Paths are absolute after Load.
+type Config struct {
+	Metrics      string   `yaml:"metrics"`
+	Tenants      Tenants  `yaml:"tenants"`
+	Queries      string   `yaml:"queries"`
+	Reports      string   `yaml:"reports"`
+	BatchSize    int      `yaml:"batch_size"`
+	Workers      int      `yaml:"workers"`
+	BusyTimeout  Duration `yaml:"busy_timeout"`
+	QueryTimeout Duration `yaml:"query_timeout"`
+	RowLimit     int      `yaml:"row_limit"`
+
+	Listen   string `yaml:"listen"`
+	BaseURL  string `yaml:"base_url"`
+	Auth     Auth   `yaml:"auth"`
+	Timezone string `yaml:"timezone"`
+
+	Jobs    []Job    `yaml:"jobs"`
+	Digests []Digest `yaml:"digests"`
+	SMTP    SMTP     `yaml:"smtp"`
+
+	// File is the config file this was loaded from ("" for the embedded default).
+	File string `yaml:"-"`
+	// Location is Timezone, loaded.
+	Location *time.Location `yaml:"-"`
+	// QueriesFS and ReportsFS read the queries and reports folders; they fall
+	// back to the embedded demo files when the folder does not exist on disk.
+	QueriesFS fs.FS `yaml:"-"`
+	ReportsFS fs.FS `yaml:"-"`
+}
+
+// Tenants says where the fleet comes from: a folder or a catalog query.
+type Tenants struct {
+	Dir     string   `yaml:"dir"`
+	Catalog *Catalog `yaml:"catalog"`
+}
+
+// Catalog lists tenants with a query returning (id, path) rows.
+type Catalog struct {
+	DB    string `yaml:"db"`
+	Query string `yaml:"query"`
+}
+
+// Auth lists the people who may sign in.
+type Auth struct {
+	Users []User `yaml:"users"`
+}
+
+// User is one sign-in; PasswordHash is bcrypt (see `attache passwd`).
+type User struct {
+	Name         string `yaml:"name"`
+	PasswordHash string `yaml:"password_hash"`
+	Role         string `yaml:"role"`
+}
+
+// Roles a user can have.
+const (
+	RoleViewer = "viewer"
+	RoleAdmin  = "admin"
+)
+
+// Job runs queries into rollups on a schedule.
+type Job struct {
+	Name     string   `yaml:"name"`
+	Schedule string   `yaml:"schedule"`
+	Queries  []string `yaml:"queries"`
+}
+
+// Digest emails a report on a schedule.
+type Digest struct {
+	Name        string   `yaml:"name"`
+	Schedule    string   `yaml:"schedule"`
+	Report      string   `yaml:"report"`
+	To          []string `yaml:"to"`
+	Subject     string   `yaml:"subject"`
+	MinCoverage *float64 `yaml:"min_coverage"`
+}
+
+// Coverage is the share of the fleet the last run must have read for the
+// digest to send; 0.9 unless set.
+func (d Digest) Coverage() float64 {
+	if d.MinCoverage == nil {
+		return 0.9
+	}
+	return *d.MinCoverage
+}
+
+// SMTP is the mail server digests go through.
+type SMTP struct {
+	Host        string `yaml:"host"`
+	Port        int    `yaml:"port"`
+	Username    string `yaml:"username"`
+	PasswordEnv string `yaml:"password_env"`
+	From        string `yaml:"from"`
+	TLS         string `yaml:"tls"`
+}
+
+// Password reads the SMTP password from the environment variable named by
+// password_env, so secrets never sit in the file.
+func (s SMTP) Password() string {
+	if s.PasswordEnv == "" {
+		return ""
+	}
+	return os.Getenv(s.PasswordEnv)
+}
+
+// Duration is a time.Duration written as "5s", "2m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses Go duration syntax.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (use 500ms, 5s, 2m)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Default is the configuration before any file is read: the demo fleet in
+// data/, a local metrics DB, loopback only.
+func Default() Config {
+	return Config{
+		Metrics:      "data/metrics.db",
+		Tenants:      Tenants{Dir: "data/tenants"},
+		Queries:      "queries",
+		Reports:      "reports",
+		BatchSize:    MaxBatch,
+		Workers:      2,
+		BusyTimeout:  Duration(5 * time.Second),
+		QueryTimeout: Duration(30 * time.Second),
+		RowLimit:     10000,
+		Listen:       "127.0.0.1:8080",
+		BaseURL:      "http://localhost:8080",
+		Timezone:     "UTC",
+		SMTP:         SMTP{Port: 587, TLS: "starttls"},
+	}
+}
+
+// Load reads the config file at path over Default and validates it. When
+// path is "" the embedded default (data) is used with dir as its folder.
+// embedded holds the shipped queries/ and reports/ as a fallback.
+func Load(path string, embeddedDefault []byte, embedded fs.FS) (*Config, error) {
+	data, dir, name := embeddedDefault, "", "embedded config.yaml"
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		data, dir, name = b, filepath.Dir(abs), path
+	} else {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		dir = wd
+	}
+	cfg, err := Parse(data, dir)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", name, err)
+	}
+	cfg.File = path
+	cfg.QueriesFS = dirOrEmbedded(cfg.Queries, embedded, "queries")
+	cfg.ReportsFS = dirOrEmbedded(cfg.Reports, embedded, "reports")
+	return cfg, nil
+}
+
+func dirOrEmbedded(dir string, embedded fs.FS, sub string) fs.FS {
+	if st, err := os.Stat(dir); err == nil && st.IsDir() || embedded == nil {
+		return os.DirFS(dir)
+	}
+	f, err := fs.Sub(embedded, sub)
+	if err != nil {
+		return os.DirFS(dir)
+	}
+	return f
+}
+
+// Parse decodes YAML over Default, expands ${ENV}, resolves relative paths
+// against dir and validates.
+func Parse(data []byte, dir string) (*Config, error) {
+	cfg := Default()
+	// Strict decode first, so an unknown key is reported at its own line.
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var probe Config = Default()
+	if err := dec.Decode(&probe); err != nil && !errors.Is(err, io.EOF) {
+		return nil, friendlyYAML(err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, friendlyYAML(err)
+	}
+	if err := expandEnv(&root, ""); err != nil {
+		return nil, err
+	}
+	if len(root.Content) > 0 {
+		if err := root.Decode(&cfg); err != nil {
+			return nil, friendlyYAML(err)
+		}
+	}
+	cfg.resolve(dir)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+func friendlyYAML(err error) error {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n  ")
+	msg = strings.ReplaceAll(msg, "not found in type config.", "is not a known key in ")
+	msg = strings.ReplaceAll(msg, "\n  ", "; ")
+	return fmt.Errorf("%s (see the configuration reference in README.md)", msg)
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv replaces ${NAME} in scalar values only (never in comments, and
+// never a bare $ so bcrypt hashes like $2a$10$... are left alone).
+func expandEnv(n *yaml.Node, key string) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		var missing string
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
+			name := envRef.FindStringSubmatch(m)[1]
+			v, ok := os.LookupEnv(name)
+			if !ok && missing == "" {
+				missing = name
+			}
+			return v
+		})
+		if missing != "" {
+			return fmt.Errorf("%s: line %d refers to ${%s}, which is not set in the environment; set it or remove the reference", key, n.Line, missing)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			if key != "" {
+				k = key + "." + k
+			}
+			if err := expandEnv(n.Content[i+1], k); err != nil {
+				return err
+			}
+		}
+	default:
+		for _, c := range n.Content {
+			if err := expandEnv(c, key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Config) resolve(dir string) {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	c.Metrics = abs(c.Metrics)
+	c.Tenants.Dir = abs(c.Tenants.Dir)
+	if c.Tenants.Catalog != nil {
+		c.Tenants.Catalog.DB = abs(c.Tenants.Catalog.DB)
+	}
+	c.Queries = abs(c.Queries)
+	c.Reports = abs(c.Reports)
+}
+
+var nameRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
+// Validate checks every value and names the key that is wrong.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
+	}
+	if c.Metrics == "" {
+		bad("metrics", "is empty; give the path of the metrics database, e.g. data/metrics.db")
+	}
+	switch {
+	case c.Tenants.Catalog != nil:
+		if c.Tenants.Catalog.DB == "" {
+			bad("tenants.catalog.db", "is empty; give the catalog database path")
+		}
+		if strings.TrimSpace(c.Tenants.Catalog.Query) == "" {
+			bad("tenants.catalog.query", "is empty; give a query returning (id, path), e.g. SELECT id, path FROM organizations")
+		}
+	case c.Tenants.Dir == "":
+		bad("tenants", "needs dir (a folder of *.db files) or catalog {db, query}")
+	}
+	if c.BatchSize < 1 || c.BatchSize > MaxBatch {
+		bad("batch_size", "%d is out of range; use 1..%d (SQLite attaches at most %d databases per connection)", c.BatchSize, MaxBatch, MaxBatch)
+	}
+	if c.Workers < 1 || c.Workers > 64 {
+		bad("workers", "%d is out of range; use 1..64 (one per core is best)", c.Workers)
+	}
+	if c.BusyTimeout < 0 {
+		bad("busy_timeout", "must not be negative")
+	}
+	if c.QueryTimeout <= 0 {
+		bad("query_timeout", "must be positive, e.g. 30s")
+	}
+	if c.RowLimit < 1 {
+		bad("row_limit", "%d must be at least 1", c.RowLimit)
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "%q is not host:port, e.g. 127.0.0.1:8080", c.Listen)
+	}
+	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
+		bad("base_url", "%q must start with http:// or https://", c.BaseURL)
+	}
+	seenUser := map[string]bool{}
+	for i, u := range c.Auth.Users {
+		key := fmt.Sprintf("auth.users[%d]", i)
+		if u.Name == "" {
+			bad(key+".name", "is empty")
+		} else if seenUser[u.Name] {
+			bad(key+".name", "%q appears twice", u.Name)
+		}
+		seenUser[u.Name] = true
+		if !strings.HasPrefix(u.PasswordHash, "$2") {
+			bad(key+".password_hash", "for %q is not a bcrypt hash; make one with `attache passwd`", u.Name)
+		}
+		if u.Role != RoleViewer && u.Role != RoleAdmin {
+			bad(key+".role", "%q for %q must be viewer or admin", u.Role, u.Name)
+		}
+	}
+	if c.Timezone == "" {
+		c.Timezone = "UTC"
+	}
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		bad("timezone", "%q is not a known time zone (use an IANA name such as Europe/Berlin or UTC)", c.Timezone)
+	}
+	c.Location = loc
+	seenJob := map[string]bool{}
+	for i, j := range c.Jobs {
+		key := fmt.Sprintf("jobs[%d]", i)
+		if !nameRe.MatchString(j.Name) {
+			bad(key+".name", "%q must be letters, digits, _ . -", j.Name)
+		} else if seenJob[j.Name] {
+			bad(key+".name", "%q appears twice", j.Name)
+		}
+		seenJob[j.Name] = true
+		if err := CheckSchedule(j.Schedule); err != nil {
+			bad(key+".schedule", "job %q: %v", j.Name, err)
+		}
+		for _, q := range j.Queries {
+			if !nameRe.MatchString(q) {
+				bad(key+".queries", "job %q: %q is not a query name", j.Name, q)
+			}
+		}
+	}
+	seenDigest := map[string]bool{}
+	for i, d := range c.Digests {
+		key := fmt.Sprintf("digests[%d]", i)
+		if !nameRe.MatchString(d.Name) {
+			bad(key+".name", "%q must be letters, digits, _ . -", d.Name)
+		} else if seenDigest[d.Name] {
+			bad(key+".name", "%q appears twice", d.Name)
+		}
+		seenDigest[d.Name] = true
+		if err := CheckSchedule(d.Schedule); err != nil {
+			bad(key+".schedule", "digest %q: %v", d.Name, err)
+		}
+		if !nameRe.MatchString(d.Report) {
+			bad(key+".report", "digest %q: %q is not a report name (a file reports/NAME.yaml)", d.Name, d.Report)
+		}
+		if len(d.To) == 0 {
+			bad(key+".to", "digest %q has no recipients", d.Name)
+		}
+		for _, a := range d.To {
+			if !strings.Contains(a, "@") {
+				bad(key+".to", "digest %q: %q is not an email address", d.Name, a)
+			}
+		}
+		if d.MinCoverage != nil && (*d.MinCoverage < 0 || *d.MinCoverage > 1) {
+			bad(key+".min_coverage", "digest %q: %v must be between 0 and 1", d.Name, *d.MinCoverage)
+		}
+	}
+	if len(c.Digests) > 0 {
+		if c.SMTP.Host == "" {
+			bad("smtp.host", "is empty but digests are configured")
+		}
+		if c.SMTP.From == "" {
+			bad("smtp.from", "is empty but digests are configured")
+		}
+	}
+	if c.SMTP.Port < 0 || c.SMTP.Port > 65535 {
+		bad("smtp.port", "%d is not a port", c.SMTP.Port)
+	}
+	switch c.SMTP.TLS {
+	case "starttls", "tls", "none":
+	default:
+		bad("smtp.tls", "%q must be starttls, tls or none", c.SMTP.TLS)
+	}
+	if c.SMTP.PasswordEnv != "" {
+		if _, ok := os.LookupEnv(c.SMTP.PasswordEnv); !ok && len(c.Digests) > 0 {
+			bad("smtp.password_env", "names %s, which is not set in the environment", c.SMTP.PasswordEnv)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CheckSchedule parses a cron expression the way the scheduler will,
+// turning the parser's panics (a bare "CRON_TZ=") into errors.
+func CheckSchedule(spec string) (err error) {
+	if strings.TrimSpace(spec) == "" {
+		return errors.New("schedule is empty; use 5-field cron (\"0 8 * * MON\") or @hourly, @daily, @every 15m")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%q is not a valid schedule: %v", spec, r)
+		}
+	}()
+	if _, err := ParseSchedule(spec); err != nil {
+		return fmt.Errorf("%q is not a valid schedule: %v", spec, err)
+	}
+	return nil
+}
+
+// ParseSchedule parses standard 5-field cron or @descriptors.
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	if f := strings.Fields(spec); len(f) > 0 && (strings.HasPrefix(f[0], "CRON_TZ=") || strings.HasPrefix(f[0], "TZ=")) {
+		if _, tz, _ := strings.Cut(f[0], "="); tz == "" || len(f) == 1 {
+			return nil, errors.New("CRON_TZ= needs a time zone and a schedule after it; prefer the top-level timezone key")
+		}
+	}
+	return cron.ParseStandard(spec)
+}
+
+// Loopback reports whether listen is on a loopback address only.
+func Loopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,421 @@
+// Package metrics owns the metrics DB: its schema (embedded migrations), the
+// run lock that keeps two runs apart, and the reads the CLI and dashboard share.
+package metrics
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/attache/attache/internal/sqlite"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// TimeFormat is how every timestamp is stored: UTC, second precision, sortable.
+const TimeFormat = "2006-01-02T15:04:05Z"
+
+// Format renders t for storage.
+func Format(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// DB is the metrics database: one writer connection beside a read pool, so
+// readers never queue behind a run's merge (WAL lets them read meanwhile).
+type DB struct {
+	Path string
+	W    *sql.DB
+	R    *sql.DB
+}
+
+// Open opens (creating if needed) the metrics DB at path and migrates it.
+func Open(ctx context.Context, path string, busy time.Duration) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("metrics DB %s: %w", path, err)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("metrics DB %s is a folder; point metrics at a file", path)
+	}
+	opt := sqlite.Options{BusyTimeout: busy, Pragmas: []string{"journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"}}
+	w, err := sqlite.Open(path, opt)
+	if err != nil {
+		return nil, fmt.Errorf("metrics DB: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	db := &DB{Path: path, W: w}
+	if err := db.migrate(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("metrics DB %s: %w (is it an attache metrics database?)", path, err)
+	}
+	r, err := sqlite.Open(path, sqlite.Options{BusyTimeout: busy, Pragmas: []string{"query_only=ON"}})
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("metrics DB: %w", err)
+	}
+	r.SetMaxOpenConns(4)
+	db.R = r
+	return db, nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	return errors.Join(db.R.Close(), db.W.Close())
+}
+
+// migrate applies the embedded migrations in order, one transaction each.
+func (db *DB) migrate(ctx context.Context) error {
+	conn, err := db.W.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"); err != nil {
+		return fmt.Errorf("migrate: %s", sqlite.Message(err))
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var n int
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE name = ?", name).Scan(&n); err != nil {
+			return fmt.Errorf("migrate: %s", sqlite.Message(err))
+		}
+		if n > 0 {
+			continue
+		}
+		src, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if err := inTx(ctx, conn, func() error {
+			for _, stmt := range Statements(string(src)) {
+				if _, err := conn.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("%s: %s", name, sqlite.Message(err))
+				}
+			}
+			_, err := conn.ExecContext(ctx, "INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)", name, Format(time.Now()))
+			return err
+		}); err != nil {
+			return fmt.Errorf("migrate %w", err)
+		}
+	}
+	return nil
+}
+
+// Statements splits a migration file on lines ending in ';' (go-libsql runs
+// one statement per call). Comment-only chunks are dropped.
+func Statements(src string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(src, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "--") || trimmed == "" {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteString("\n")
+		if strings.HasSuffix(trimmed, ";") {
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
+			cur.Reset()
+		}
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+// InTx runs fn inside BEGIN IMMEDIATE ... COMMIT on conn, rolling back on error.
+func InTx(ctx context.Context, conn *sql.Conn, fn func() error) error { return inTx(ctx, conn, fn) }
+
+func inTx(ctx context.Context, conn *sql.Conn, fn func() error) error {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("begin: %s", sqlite.Message(err))
+	}
+	if err := fn(); err != nil {
+		conn.ExecContext(ctx, "ROLLBACK")
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		conn.ExecContext(ctx, "ROLLBACK")
+		return fmt.Errorf("commit: %s", sqlite.Message(err))
+	}
+	return nil
+}
+
+// ErrRunInProgress is returned by Lock when another run holds the metrics DB.
+var ErrRunInProgress = errors.New("another run is in progress")
+
+// Lock takes the run lock of the metrics DB at path: at most one run writes
+// rollups at a time. The lock is an flock on PATH.lock, so it is released
+// when its process dies. The returned func releases it.
+func Lock(path string) (func(), error) {
+	lockPath := path + ".lock"
+	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("run lock %s: %w", lockPath, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(lockPath)
+		f.Close()
+		who := strings.TrimSpace(string(holder))
+		if who == "" {
+			who = "another process"
+		}
+		return nil, fmt.Errorf("%w on %s (held by %s); wait for it to finish, or start this one later", ErrRunInProgress, path, who)
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(fmt.Sprintf("pid %d since %s\n", os.Getpid(), Format(time.Now()))), 0)
+	return func() {
+		f.Truncate(0)
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// Run is one row of runs.
+type Run struct {
+	ID               int64
+	Job              string
+	StartedAt        time.Time
+	FinishedAt       time.Time // zero while running
+	Status           string
+	TenantsTotal     int
+	TenantsOK        int
+	TenantsFailed    int
+	TenantsUnchanged int
+	RowsWritten      int64
+	Queries          string
+	Full             bool
+	Error            string
+}
+
+// Duration is how long a finished run took.
+func (r Run) Duration() time.Duration {
+	if r.FinishedAt.IsZero() {
+		return 0
+	}
+	return r.FinishedAt.Sub(r.StartedAt)
+}
+
+const runCols = "id, job, started_at, coalesce(finished_at, ''), status, tenants_total, tenants_ok, tenants_failed, tenants_unchanged, rows_written, queries, full, error"
+
+func scanRun(s interface{ Scan(...any) error }) (Run, error) {
+	var r Run
+	var started, finished any
+	err := s.Scan(&r.ID, &r.Job, &started, &finished, &r.Status, &r.TenantsTotal, &r.TenantsOK, &r.TenantsFailed, &r.TenantsUnchanged, &r.RowsWritten, &r.Queries, &r.Full, &r.Error)
+	r.StartedAt, r.FinishedAt = ParseTime(started), ParseTime(finished)
+	return r, err
+}
+
+// ParseTime reads a stored timestamp (go-libsql may already have made it a
+// time.Time); anything else is the zero time.
+func ParseTime(v any) time.Time {
+	switch x := v.(type) {
+	case time.Time:
+		return x.UTC()
+	case string:
+		t, err := time.Parse(TimeFormat, x)
+		if err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// LastRun returns the newest finished run (ok status), or nil when there is none.
+func (db *DB) LastRun(ctx context.Context) (*Run, error) {
+	row := db.R.QueryRowContext(ctx, "SELECT "+runCols+" FROM runs WHERE status = 'ok' ORDER BY id DESC LIMIT 1")
+	r, err := scanRun(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("last run: %s", sqlite.Message(err))
+	}
+	return &r, nil
+}
+
+// Runs lists runs newest first, at most limit, optionally of one job.
+func (db *DB) Runs(ctx context.Context, job string, limit int) ([]Run, error) {
+	q := "SELECT " + runCols + " FROM runs"
+	args := []any{}
+	if job != "" {
+		q += " WHERE job = ?"
+		args = append(args, job)
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit)
+	rows, err := db.R.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("runs: %s", sqlite.Message(err))
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("runs: %s", sqlite.Message(err))
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// GetRun returns one run, or nil when it does not exist.
+func (db *DB) GetRun(ctx context.Context, id int64) (*Run, error) {
+	r, err := scanRun(db.R.QueryRowContext(ctx, "SELECT "+runCols+" FROM runs WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("run %d: %s", id, sqlite.Message(err))
+	}
+	return &r, nil
+}
+
+// TenantError is one row of tenant_errors.
+type TenantError struct {
+	RunID    int64
+	TenantID string
+	Query    string
+	Error    string
+}
+
+// RunErrors lists a run's tenant errors.
+func (db *DB) RunErrors(ctx context.Context, runID int64, limit int) ([]TenantError, error) {
+	return db.errors(ctx, "WHERE run_id = ? ORDER BY tenant_id, query LIMIT ?", runID, limit)
+}
+
+// TenantErrors lists a tenant's errors, newest run first.
+func (db *DB) TenantErrors(ctx context.Context, tenantID string, limit int) ([]TenantError, error) {
+	return db.errors(ctx, "WHERE tenant_id = ? ORDER BY run_id DESC, query LIMIT ?", tenantID, limit)
+}
+
+func (db *DB) errors(ctx context.Context, where string, args ...any) ([]TenantError, error) {
+	rows, err := db.R.QueryContext(ctx, "SELECT run_id, hex(tenant_id), query, error FROM tenant_errors "+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("tenant errors: %s", sqlite.Message(err))
+	}
+	defer rows.Close()
+	var out []TenantError
+	for rows.Next() {
+		var e TenantError
+		var hexID string
+		if err := rows.Scan(&e.RunID, &hexID, &e.Query, &e.Error); err != nil {
+			return nil, fmt.Errorf("tenant errors: %s", sqlite.Message(err))
+		}
+		e.TenantID = unhex(hexID)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// text turns a scanned TEXT value back into the string SQLite holds, even
+// when go-libsql made a time.Time of it (a tenant id can look like a date).
+func text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case time.Time:
+		return x.Format("2006-01-02 15:04:05")
+	}
+	return fmt.Sprint(v)
+}
+
+// TenantRow is one row of tenants.
+type TenantRow struct {
+	ID         string
+	Location   string
+	SizeBytes  int64
+	ModifiedAt time.Time
+	FirstSeen  time.Time
+	LastSeen   time.Time
+	LastOKAt   time.Time
+	LastError  string
+}
+
+// TenantOrder names the sortable columns of Tenants.
+var TenantOrder = map[string]string{
+	"id": "id", "size": "size_bytes DESC, id", "modified": "modified_at DESC, id",
+	"last_ok": "last_ok_at DESC, id", "error": "last_error = '', id",
+}
+
+// Tenants lists the fleet as the metrics DB knows it, sorted by one of
+// TenantOrder's keys (id by default).
+func (db *DB) Tenants(ctx context.Context, order string, limit int) ([]TenantRow, error) {
+	o, ok := TenantOrder[order]
+	if !ok {
+		o = "id"
+	}
+	// The id is read through quote-free hex so go-libsql cannot turn an id
+	// that looks like a date into a time.
+	rows, err := db.R.QueryContext(ctx, "SELECT hex(id), location, size_bytes, modified_at, first_seen, last_seen, last_ok_at, last_error FROM tenants ORDER BY "+o+" LIMIT ?", limit)
+	if err != nil {
+		return nil, fmt.Errorf("tenants: %s", sqlite.Message(err))
+	}
+	defer rows.Close()
+	var out []TenantRow
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Tenant returns one tenant, or nil when unknown.
+func (db *DB) Tenant(ctx context.Context, id string) (*TenantRow, error) {
+	row := db.R.QueryRowContext(ctx, "SELECT hex(id), location, size_bytes, modified_at, first_seen, last_seen, last_ok_at, last_error FROM tenants WHERE id = ?", id)
+	t, err := scanTenant(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+func scanTenant(s interface{ Scan(...any) error }) (TenantRow, error) {
+	var t TenantRow
+	var hexID string
+	var loc, mod, first, last, ok, lastErr any
+	if err := s.Scan(&hexID, &loc, &t.SizeBytes, &mod, &first, &last, &ok, &lastErr); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return t, err
+		}
+		return t, fmt.Errorf("tenants: %s", sqlite.Message(err))
+	}
+	t.ID = unhex(hexID)
+	t.Location, t.LastError = text(loc), text(lastErr)
+	t.ModifiedAt, t.FirstSeen, t.LastSeen, t.LastOKAt = ParseTime(mod), ParseTime(first), ParseTime(last), ParseTime(ok)
+	return t, nil
+}
+
+func unhex(h string) string {
+	b := make([]byte, len(h)/2)
+	for i := range b {
+		v, _ := strconv.ParseUint(h[2*i:2*i+2], 16, 8)
+		b[i] = byte(v)
+	}
+	return string(b)
+}

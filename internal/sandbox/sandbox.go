@@ -1,0 +1,249 @@
+// Package sandbox runs read-only SQL in killable child processes, so a
+// runaway query is stopped at its deadline and never blocks anything else:
+// go-libsql ignores context cancellation, so killing the process is the only
+// sure way to bound it.
+package sandbox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/attache/attache/internal/sqlite"
+	"github.com/attache/attache/internal/worker"
+)
+
+// Role is the worker role of sandbox children.
+const Role = "sandbox"
+
+// Attach is a database attached read-only under Schema for one request.
+type Attach struct {
+	Schema string
+	Path   string
+}
+
+// Request is one query, or one page of an open cursor.
+type Request struct {
+	// Op is "query" (all rows up to Limit), "open" (start a cursor and return
+	// its first page of N rows), "next" (N more rows) or "close".
+	Op     string
+	DB     string // main database, opened query-only; "" means in-memory
+	Attach []Attach
+	SQL    string
+	Args   []any
+	Limit  int
+	N      int
+	Busy   time.Duration
+}
+
+// Response carries rows with exact SQLite types.
+type Response struct {
+	Columns   []string
+	Rows      [][]any
+	Truncated bool
+	Done      bool
+	Err       string
+}
+
+// child is the state of one sandbox process.
+type child struct {
+	dbs    map[string]*sql.DB
+	conn   *sql.Conn // the connection of the open cursor
+	cursor *sqlite.Rows
+	attach []Attach
+}
+
+// Serve is the child's main: answer requests until stdin closes.
+func Serve(r io.Reader, w io.Writer) error {
+	c := &child{dbs: map[string]*sql.DB{}}
+	return worker.Serve(r, w, c.handle)
+}
+
+func (c *child) handle(req *Request) *Response {
+	ctx := context.Background()
+	switch req.Op {
+	case "query":
+		res, err := c.query(ctx, req)
+		if err != nil {
+			return &Response{Err: err.Error()}
+		}
+		return &Response{Columns: res.Columns, Rows: res.Rows, Truncated: res.Truncated, Done: true}
+	case "open":
+		c.closeCursor(ctx)
+		conn, err := c.prepare(ctx, req)
+		if err != nil {
+			return &Response{Err: err.Error()}
+		}
+		st, err := sqlite.Stream(ctx, conn, req.SQL, req.Args...)
+		if err != nil {
+			c.release(ctx, conn, req.Attach)
+			return &Response{Err: err.Error()}
+		}
+		c.conn, c.cursor, c.attach = conn, st, req.Attach
+		return c.next(ctx, req.N)
+	case "next":
+		if c.cursor == nil {
+			return &Response{Err: "no open cursor"}
+		}
+		return c.next(ctx, req.N)
+	case "close":
+		c.closeCursor(ctx)
+		return &Response{Done: true}
+	}
+	return &Response{Err: fmt.Sprintf("unknown op %q", req.Op)}
+}
+
+func (c *child) next(ctx context.Context, n int) *Response {
+	if n <= 0 {
+		n = 1000
+	}
+	rows, err := c.cursor.Next(n)
+	resp := &Response{Columns: c.cursor.Columns, Rows: rows}
+	if errors.Is(err, io.EOF) {
+		resp.Done = true
+		c.closeCursor(ctx)
+	} else if err != nil {
+		resp.Err = err.Error()
+		c.closeCursor(ctx)
+	}
+	return resp
+}
+
+func (c *child) closeCursor(ctx context.Context) {
+	if c.cursor == nil {
+		return
+	}
+	c.cursor.Close()
+	c.release(ctx, c.conn, c.attach)
+	c.cursor, c.conn, c.attach = nil, nil, nil
+}
+
+func (c *child) query(ctx context.Context, req *Request) (*sqlite.Result, error) {
+	conn, err := c.prepare(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer c.release(ctx, conn, req.Attach)
+	return sqlite.Query(ctx, conn, req.SQL, req.Limit, req.Args...)
+}
+
+// prepare pins a connection of the (cached) main database and attaches the
+// request's databases read-only.
+func (c *child) prepare(ctx context.Context, req *Request) (*sql.Conn, error) {
+	main := req.DB
+	if main == "" {
+		main = ":memory:"
+	}
+	db, ok := c.dbs[main]
+	if !ok {
+		var err error
+		db, err = sqlite.Open(main, sqlite.Options{BusyTimeout: req.Busy, Pragmas: []string{"query_only=ON"}})
+		if err != nil {
+			return nil, err
+		}
+		db.SetMaxOpenConns(1)
+		c.dbs[main] = db
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s", sqlite.Message(err))
+	}
+	for i, a := range req.Attach {
+		if _, err := conn.ExecContext(ctx, "ATTACH ? AS "+quoteIdent(a.Schema), sqlite.ReadOnlyURI(a.Path)); err != nil {
+			c.release(ctx, conn, req.Attach[:i])
+			return nil, fmt.Errorf("attach %s: %s", a.Schema, sqlite.Message(err))
+		}
+	}
+	return conn, nil
+}
+
+func (c *child) release(ctx context.Context, conn *sql.Conn, attached []Attach) {
+	for _, a := range attached {
+		conn.ExecContext(ctx, "DETACH "+quoteIdent(a.Schema))
+	}
+	conn.Close()
+}
+
+// quoteIdent quotes a schema name we chose ourselves (t0..t9, tenant).
+func quoteIdent(s string) string {
+	out := []byte{'"'}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			out = append(out, '"')
+		}
+		out = append(out, s[i])
+	}
+	return string(append(out, '"'))
+}
+
+// Runner sends requests to a pool of sandbox children with a time limit.
+type Runner struct {
+	pool    *worker.Pool
+	Timeout time.Duration
+	Busy    time.Duration
+}
+
+// NewRunner starts no process yet; children start on first use and are kept.
+func NewRunner(size int, timeout, busy time.Duration) *Runner {
+	return &Runner{pool: worker.NewPool(Role, size), Timeout: timeout, Busy: busy}
+}
+
+// Close ends the idle children.
+func (r *Runner) Close() { r.pool.Close() }
+
+// Query runs sqlText on db (with attach) and returns up to limit rows. A
+// query still running at the runner's timeout is killed with its process.
+func (r *Runner) Query(db string, attach []Attach, sqlText string, limit int, args ...any) (*sqlite.Result, error) {
+	req := &Request{Op: "query", DB: db, Attach: attach, SQL: sqlText, Args: args, Limit: limit, Busy: r.Busy}
+	var resp Response
+	if err := r.pool.Call(req, &resp, r.Timeout); err != nil {
+		if errors.Is(err, worker.ErrTimeout) {
+			return nil, fmt.Errorf("query stopped after %s (query_timeout); narrow it down or raise query_timeout", r.Timeout)
+		}
+		return nil, err
+	}
+	if resp.Err != "" {
+		return nil, errors.New(resp.Err)
+	}
+	return &sqlite.Result{Columns: resp.Columns, Rows: resp.Rows, Truncated: resp.Truncated}, nil
+}
+
+// Each streams every row of sqlText on db to fn, page by page, in a child
+// of its own: memory stays bounded however long the result. The whole
+// stream shares the runner's timeout.
+func (r *Runner) Each(db string, sqlText string, page int, fn func(cols []string, rows [][]any) error, args ...any) error {
+	proc, err := worker.Start(Role)
+	if err != nil {
+		return err
+	}
+	defer proc.Close()
+	deadline := time.Now().Add(r.Timeout)
+	req := &Request{Op: "open", DB: db, SQL: sqlText, Args: args, N: page, Busy: r.Busy}
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("query stopped after %s (query_timeout)", r.Timeout)
+		}
+		var resp Response
+		if err := proc.Call(req, &resp, left); err != nil {
+			if errors.Is(err, worker.ErrTimeout) {
+				return fmt.Errorf("query stopped after %s (query_timeout); narrow it down or raise query_timeout", r.Timeout)
+			}
+			return err
+		}
+		if resp.Err != "" {
+			return errors.New(resp.Err)
+		}
+		if err := fn(resp.Columns, resp.Rows); err != nil {
+			proc.Call(&Request{Op: "close"}, &Response{}, 5*time.Second)
+			return err
+		}
+		if resp.Done {
+			return nil
+		}
+		req = &Request{Op: "next", N: page}
+	}
+}

@@ -1,0 +1,295 @@
+// Package sqlite opens databases through go-libsql with the settings attache
+// relies on, and reads rows back with their exact SQLite types.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/tursodatabase/go-libsql" // registers the "libsql" driver
+)
+
+// Options are applied to every new connection, because PRAGMAs are per
+// connection and database/sql opens connections behind our back.
+type Options struct {
+	BusyTimeout time.Duration
+	// Pragmas run in order on each new connection, e.g. "journal_mode=WAL".
+	Pragmas []string
+}
+
+// Open opens the database file at path (created if missing) with opt.
+func Open(path string, opt Options) (*sql.DB, error) {
+	dsn := path
+	if !strings.HasPrefix(path, ":memory:") {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		dsn = "file:" + abs
+	}
+	// go-libsql opens a native database per connector and a connection per
+	// Connect; reuse one connector so the pool shares one native database.
+	drv, ok := libsqlDriver().(driver.DriverContext)
+	if !ok {
+		return nil, fmt.Errorf("open %s: go-libsql driver has no connector", path)
+	}
+	inner, err := drv.OpenConnector(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %s", path, Message(err))
+	}
+	db := sql.OpenDB(&connector{inner: inner, opt: opt})
+	// One ping makes open errors (a folder that does not exist, a file that
+	// is not a database) surface here, with the path, not at first use.
+	if err := db.PingContext(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+type connector struct {
+	inner driver.Connector
+	opt   Options
+}
+
+// libsqlDriver returns go-libsql's driver, registered under "libsql".
+func libsqlDriver() driver.Driver {
+	db, _ := sql.Open("libsql", "file::memory:")
+	defer db.Close()
+	return db.Driver()
+}
+
+func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.inner.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q, ok := conn.(driver.QueryerContext)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("go-libsql connection cannot run queries")
+	}
+	pragmas := append([]string{fmt.Sprintf("busy_timeout=%d", c.opt.BusyTimeout.Milliseconds())}, c.opt.Pragmas...)
+	for _, p := range pragmas {
+		// PRAGMAs that answer (journal_mode) return rows: run them as queries.
+		rows, err := q.QueryContext(ctx, "PRAGMA "+p, nil)
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("PRAGMA %s: %w", p, err)
+		}
+		rows.Close()
+	}
+	return conn, nil
+}
+
+func (c *connector) Driver() driver.Driver { return c.inner.Driver() }
+
+// Close releases the native database when the *sql.DB closes.
+func (c *connector) Close() error {
+	if cl, ok := c.inner.(io.Closer); ok {
+		return cl.Close()
+	}
+	return nil
+}
+
+// ReadOnlyURI is the URI that ATTACHes path read-only: SQLite never creates
+// or writes the file through it.
+func ReadOnlyURI(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	u := url.URL{Scheme: "file", Path: abs, RawQuery: "mode=ro"}
+	return u.String()
+}
+
+// Result is a query's rows with the values SQLite holds: int64, float64,
+// string, []byte or nil.
+type Result struct {
+	Columns   []string
+	Rows      [][]any
+	Truncated bool // more rows existed than the limit
+}
+
+// Querier is a *sql.DB, *sql.Conn or *sql.Tx.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// textMark prefixes TEXT values on their way out of SQLite: go-libsql turns
+// any date-looking TEXT into time.Time when scanning, and the mark keeps
+// '2026-11-22' the string the database holds.
+const textMark = "\x01"
+
+// Query runs one SELECT and returns at most limit rows (0: no limit) with
+// exact types. sqlText must be a single statement without a trailing ';'.
+func Query(ctx context.Context, q Querier, sqlText string, limit int, args ...any) (*Result, error) {
+	st, err := Stream(ctx, q, sqlText, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	res := &Result{Columns: st.Columns}
+	for {
+		n := 1000
+		if limit > 0 {
+			n = limit + 1 - len(res.Rows)
+		}
+		rows, err := st.Next(n)
+		res.Rows = append(res.Rows, rows...)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if limit > 0 && len(res.Rows) > limit {
+			res.Rows, res.Truncated = res.Rows[:limit], true
+			break
+		}
+	}
+	return res, nil
+}
+
+// Rows streams a query's rows with exact types, a page at a time, so a
+// large export never holds the whole result.
+type Rows struct {
+	Columns []string
+	rows    *sql.Rows
+}
+
+// Stream starts sqlText; read it with Next and Close it.
+func Stream(ctx context.Context, q Querier, sqlText string, args ...any) (*Rows, error) {
+	cols, err := columns(ctx, q, sqlText, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(cols) == 0 {
+		return &Rows{}, nil
+	}
+	var b strings.Builder
+	b.WriteString("WITH _attache_q(")
+	for i := range cols {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "c%d", i)
+	}
+	b.WriteString(") AS (\n")
+	b.WriteString(sqlText)
+	b.WriteString("\n) SELECT ")
+	for i := range cols {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "CASE WHEN typeof(c%d)='text' THEN char(1)||c%d ELSE c%d END", i, i, i)
+	}
+	b.WriteString(" FROM _attache_q")
+	rows, err := q.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, cleanErr(err)
+	}
+	return &Rows{Columns: cols, rows: rows}, nil
+}
+
+// Next returns up to n rows; io.EOF (possibly with the last rows) at the end.
+func (r *Rows) Next(n int) ([][]any, error) {
+	if r.rows == nil {
+		return nil, io.EOF
+	}
+	var out [][]any
+	for len(out) < n {
+		if !r.rows.Next() {
+			if err := r.rows.Err(); err != nil {
+				return out, cleanErr(err)
+			}
+			return out, io.EOF
+		}
+		vals := make([]any, len(r.Columns))
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := r.rows.Scan(ptrs...); err != nil {
+			return out, cleanErr(err)
+		}
+		for i, v := range vals {
+			vals[i] = exact(v)
+		}
+		out = append(out, vals)
+	}
+	return out, nil
+}
+
+// Close ends the query.
+func (r *Rows) Close() error {
+	if r.rows == nil {
+		return nil
+	}
+	return r.rows.Close()
+}
+
+func columns(ctx context.Context, q Querier, sqlText string, args []any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, "SELECT * FROM (\n"+sqlText+"\n) LIMIT 0", args...)
+	if err != nil {
+		return nil, cleanErr(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, cleanErr(err)
+	}
+	return cols, nil
+}
+
+func exact(v any) any {
+	switch x := v.(type) {
+	case string:
+		return strings.TrimPrefix(x, textMark)
+	case []byte:
+		return x
+	case time.Time:
+		// Only reachable for values we did not mark; keep SQLite's format.
+		return x.UTC().Format("2006-01-02 15:04:05")
+	case bool:
+		if x {
+			return int64(1)
+		}
+		return int64(0)
+	}
+	return v
+}
+
+// Message is the database's own words from a go-libsql error, without the
+// driver's wrapping ("failed to execute query ...\nerror code = 2: ...").
+func Message(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	if i := strings.Index(s, "SQLite failure: `"); i >= 0 {
+		m := s[i+len("SQLite failure: `"):]
+		return strings.TrimSuffix(strings.TrimSpace(m), "`")
+	}
+	if i := strings.LastIndex(s, "error code = "); i >= 0 {
+		m := s[i:]
+		if j := strings.Index(m, ": "); j >= 0 {
+			return strings.TrimSpace(m[j+2:])
+		}
+	}
+	return s
+}
+
+// cleanErr keeps the database's message and drops the echoed SQL, which for
+// wrapped queries is ours, not the user's.
+func cleanErr(err error) error {
+	return fmt.Errorf("%s", Message(err))
+}

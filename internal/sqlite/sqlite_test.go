@@ -1,0 +1,69 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestQueryKeepsExactTypes(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(filepath.Join(t.TempDir(), "x.db"), Options{BusyTimeout: time.Second, Pragmas: []string{"journal_mode=WAL"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, s := range []string{
+		"CREATE TABLE v(a, b, c, d, e)",
+		"INSERT INTO v VALUES ('2026-11-22', 42, 1.5, x'0102', NULL), ('2026-11-22 14:00:00', '42', 'x', '', 9007199254740993)",
+	} {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Query(ctx, db, "WITH w AS (SELECT rowid AS r, * FROM v) SELECT a, b, c, d, e FROM w ORDER BY r", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]any{
+		{"2026-11-22", int64(42), 1.5, []byte{1, 2}, nil},
+		{"2026-11-22 14:00:00", "42", "x", "", int64(9007199254740993)},
+	}
+	if !reflect.DeepEqual(got.Rows, want) {
+		t.Fatalf("rows:\n got %#v\nwant %#v", got.Rows, want)
+	}
+	if !reflect.DeepEqual(got.Columns, []string{"a", "b", "c", "d", "e"}) {
+		t.Fatalf("columns %v", got.Columns)
+	}
+}
+
+func TestQueryLimitAndErrors(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(filepath.Join(t.TempDir(), "x.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := Query(ctx, db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 100) SELECT i FROM n", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Rows) != 10 || !got.Truncated {
+		t.Fatalf("got %d rows truncated=%v, want 10 and true", len(got.Rows), got.Truncated)
+	}
+	_, err = Query(ctx, db, "SELECT nope FROM missing", 0)
+	if err == nil || !strings.Contains(err.Error(), "no such table: missing") || strings.Contains(err.Error(), "_attache_q") {
+		t.Fatalf("error = %v, want the database's own message", err)
+	}
+}
+
+func TestReadOnlyURI(t *testing.T) {
+	got := ReadOnlyURI("/a b/c?d#e%.db")
+	want := "file:///a%20b/c%3Fd%23e%25.db?mode=ro"
+	if got != want {
+		t.Fatalf("got %s want %s", got, want)
+	}
+}
