@@ -31,6 +31,7 @@ type Config struct {
 	BatchSize    int      `yaml:"batch_size"`
 	Workers      int      `yaml:"workers"`
 	BusyTimeout  Duration `yaml:"busy_timeout"`
+	BatchTimeout Duration `yaml:"batch_timeout"`
 	QueryTimeout Duration `yaml:"query_timeout"`
 	RowLimit     int      `yaml:"row_limit"`
 
@@ -155,6 +156,7 @@ func Default() Config {
 		BatchSize:    MaxBatch,
 		Workers:      2,
 		BusyTimeout:  Duration(5 * time.Second),
+		BatchTimeout: Duration(10 * time.Minute),
 		QueryTimeout: Duration(30 * time.Second),
 		RowLimit:     10000,
 		Listen:       "127.0.0.1:8080",
@@ -325,8 +327,11 @@ func (c *Config) Validate() error {
 	if c.BatchSize < 1 || c.BatchSize > MaxBatch {
 		bad("batch_size", "%d is out of range; use 1..%d (SQLite attaches at most %d databases per connection)", c.BatchSize, MaxBatch, MaxBatch)
 	}
-	if c.Workers < 1 || c.Workers > 64 {
-		bad("workers", "%d is out of range; use 1..64 (one per core is best)", c.Workers)
+	if c.Workers < 1 || c.Workers > 8 {
+		bad("workers", "%d is out of range; use 1..8 (one per core is best)", c.Workers)
+	}
+	if c.BatchTimeout <= 0 {
+		bad("batch_timeout", "must be positive, e.g. 10m")
 	}
 	if c.BusyTimeout < 0 {
 		bad("busy_timeout", "must not be negative")

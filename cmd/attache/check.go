@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/attache/attache/internal/config"
+	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/report"
+	"github.com/attache/attache/internal/rollup"
+	"github.com/attache/attache/internal/sandbox"
+)
+
+// runCheck is `attache check`: config, queries and reports are valid, and
+// which tenants cannot run which query, and why.
+func runCheck(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "check", "[--config FILE] [--query NAME]...")
+	cfgPath := configFlag(fs)
+	var names strList
+	fs.Var(&names, "query", "check only this query (repeatable)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, "config: ok")
+	queries, err := rollup.SelectQueries(cfg, names)
+	if err != nil {
+		return fmt.Errorf("queries: %w", err)
+	}
+	fmt.Fprintf(env.Stdout, "queries: %d ok\n", len(queries))
+	mdb, err := metrics.Open(ctx, cfg.Metrics, cfg.BusyTimeout.D())
+	if err != nil {
+		return err
+	}
+	defer mdb.Close()
+	if err := checkReports(ctx, env, cfg, mdb); err != nil {
+		return err
+	}
+	bar := newProgress(env.Stderr, "tenants")
+	findings, total, err := rollup.Check(ctx, cfg, mdb, queries, bar.update, env.Log())
+	bar.done()
+	if err != nil {
+		return err
+	}
+	byQuery := map[string][]rollup.Finding{}
+	for _, f := range findings {
+		byQuery[f.Query] = append(byQuery[f.Query], f)
+	}
+	for _, q := range queries {
+		fs := byQuery[q.Name]
+		if len(fs) == 0 {
+			fmt.Fprintf(env.Stdout, "%s: all %d tenants can run it\n", q.Name, total)
+			continue
+		}
+		fmt.Fprintf(env.Stdout, "%s: %d of %d tenants cannot run it:\n", q.Name, len(fs), total)
+		for i, f := range fs {
+			if i == 20 {
+				fmt.Fprintf(env.Stdout, "  … and %d more (all are in the check_findings table)\n", len(fs)-20)
+				break
+			}
+			fmt.Fprintf(env.Stdout, "  %s: %s\n", printable(f.Tenant), oneLine(f.Error, 200))
+		}
+	}
+	if len(findings) > 0 {
+		fmt.Fprintln(env.Stdout, "These tenants are recorded as failed for those queries on every run until their schema or the query changes.")
+	}
+	return nil
+}
+
+// checkReports loads the reports and runs every panel against the metrics
+// DB, so a typo in a report fails here instead of on the dashboard.
+func checkReports(ctx context.Context, env *Env, cfg *config.Config, mdb *metrics.DB) error {
+	reps, err := report.LoadDir(cfg.ReportsFS)
+	if err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	sb := sandbox.NewRunner(2, cfg.QueryTimeout.D(), cfg.BusyTimeout.D())
+	defer sb.Close()
+	if last, _ := mdb.LastRun(ctx); last == nil {
+		fmt.Fprintf(env.Stdout, "reports: %d loaded; panels not run yet because no run has finished (run `attache run` first)\n", len(reps))
+		return nil
+	}
+	if err := report.Validate(report.NewRunner(sb, mdb.Path, cfg.RowLimit), reps); err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	fmt.Fprintf(env.Stdout, "reports: %d ok\n", len(reps))
+	return nil
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/attache/attache/internal/rollup"
+	"github.com/attache/attache/internal/sandbox"
+)
+
+// runQuery is `attache query "SQL"`: one read-only SELECT written for a
+// single tenant (tables as tenant.TABLE), run over the fleet.
+func runQuery(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "query", `[--config FILE] [--tenant ID]... [--format table|csv|json] [--limit N] "SQL"`)
+	cfgPath := configFlag(fs)
+	var tenants strList
+	fs.Var(&tenants, "tenant", "query only this tenant (repeatable)")
+	format := fs.String("format", "table", "output format: table, csv or json")
+	limit := fs.Int("limit", 0, "at most N rows (default: row_limit from the config)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return fmt.Errorf(`give exactly one SQL statement in quotes, e.g. attache query "SELECT count(*) AS todos FROM tenant.todos"`)
+	}
+	switch *format {
+	case "table", "csv", "json":
+	default:
+		return fmt.Errorf("--format %q: use table, csv or json", *format)
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *limit <= 0 {
+		*limit = cfg.RowLimit
+	}
+	sb := sandbox.NewRunner(1, cfg.QueryTimeout.D(), cfg.BusyTimeout.D())
+	defer sb.Close()
+	res, err := rollup.Adhoc(ctx, cfg, sb, fs.Arg(0), tenants, *limit)
+	if err != nil {
+		return err
+	}
+	if err := writeRows(env.Stdout, *format, res.Columns, res.Rows); err != nil {
+		return err
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintf(env.Stderr, "tenant %s: %s\n", printable(e.TenantID), e.Error)
+	}
+	if res.Truncated {
+		msg := fmt.Sprintf("stopped at %d rows (--limit / row_limit)", len(res.Rows))
+		if res.Partial != "" {
+			msg = res.Partial
+		}
+		fmt.Fprintln(env.Stderr, "note: "+msg)
+	}
+	return nil
+}
+
+func writeRows(w io.Writer, format string, cols []string, rows [][]any) error {
+	switch format {
+	case "json":
+		out := make([]map[string]any, len(rows))
+		for i, r := range rows {
+			m := make(map[string]any, len(cols))
+			for j, c := range cols {
+				m[c] = r[j]
+			}
+			out[i] = m
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	case "csv":
+		cw := csv.NewWriter(w)
+		cw.Write(cols)
+		for _, r := range rows {
+			rec := make([]string, len(r))
+			for i, v := range r {
+				rec[i] = cell(v)
+			}
+			cw.Write(rec)
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for i, c := range cols {
+		if i > 0 {
+			fmt.Fprint(tw, "\t")
+		}
+		fmt.Fprint(tw, printable(c))
+	}
+	fmt.Fprintln(tw)
+	for _, r := range rows {
+		for i, v := range r {
+			if i > 0 {
+				fmt.Fprint(tw, "\t")
+			}
+			fmt.Fprint(tw, oneLine(cell(v), 60))
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
+
+// cell renders a value as text: NULL empty, blobs as hex.
+func cell(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case []byte:
+		return fmt.Sprintf("x'%x'", x)
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/attache/attache/internal/metrics"
+)
+
+// runTenants is `attache tenants`: the fleet as the last runs saw it.
+func runTenants(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "tenants", "[--config FILE] [--sort id|size|modified|last_ok|error] [--limit N]")
+	cfgPath := configFlag(fs)
+	order := fs.String("sort", "id", "sort by id, size, modified, last_ok or error")
+	limit := fs.Int("limit", 100000, "show at most N tenants")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if _, ok := metrics.TenantOrder[*order]; !ok {
+		return fmt.Errorf("--sort %q: use id, size, modified, last_ok or error", *order)
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	mdb, err := metrics.Open(ctx, cfg.Metrics, cfg.BusyTimeout.D())
+	if err != nil {
+		return err
+	}
+	defer mdb.Close()
+	ts, err := mdb.Tenants(ctx, *order, *limit)
+	if err != nil {
+		return err
+	}
+	if len(ts) == 0 {
+		fmt.Fprintln(env.Stdout, "no tenants recorded yet; run `attache run` first")
+		return nil
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSIZE\tMODIFIED\tLAST OK\tLAST ERROR")
+	for _, t := range ts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", printable(t.ID), humanBytes(t.SizeBytes), stamp(t.ModifiedAt), stamp(t.LastOKAt), oneLine(t.LastError, 80))
+	}
+	return tw.Flush()
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// oneLine keeps a table row on one line of at most n runes.
+func oneLine(s string, n int) string {
+	r := []rune(printable(s))
+	if len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return string(r)
+}
+
+// printable escapes control characters so a tenant id cannot move the
+// terminal's cursor or forge table rows.
+func printable(s string) string {
+	out := make([]rune, 0, len(s))
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			out = append(out, []rune(fmt.Sprintf("\\x%02x", r))...)
+			continue
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}

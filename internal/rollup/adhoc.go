@@ -1,0 +1,144 @@
+package rollup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/attache/attache/internal/config"
+	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/query"
+	"github.com/attache/attache/internal/sandbox"
+	"github.com/attache/attache/internal/tenant"
+)
+
+// AdhocResult is an ad-hoc cross-tenant query's answer: tenant_id first,
+// then the query's columns.
+type AdhocResult struct {
+	Columns   []string
+	Rows      [][]any
+	Truncated bool // the row limit or the time limit cut the result short
+	Errors    []metrics.TenantError
+	Tenants   int // tenants asked
+	Partial   string
+}
+
+// Adhoc runs one read-only SELECT written for a single tenant over the fleet
+// (or the tenants named), batch by batch in sandbox children, stopping at
+// limit rows. The whole query shares the sandbox's time limit.
+func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText string, tenantIDs []string, limit int) (*AdhocResult, error) {
+	if err := query.CheckReadOnly(sqlText); err != nil {
+		return nil, err
+	}
+	single, err := query.Single(sqlText)
+	if err != nil {
+		return nil, err
+	}
+	var slots [config.MaxBatch]string
+	for i := range slots {
+		if slots[i], err = query.Rewrite(single, slotName(i)); err != nil {
+			return nil, err
+		}
+	}
+	fleet, err := tenant.List(ctx, cfg.Tenants)
+	if err != nil {
+		return nil, err
+	}
+	if len(tenantIDs) > 0 {
+		byID := map[string]tenant.Tenant{}
+		for _, t := range fleet {
+			byID[t.ID] = t
+		}
+		var picked []tenant.Tenant
+		for _, id := range tenantIDs {
+			t, ok := byID[id]
+			if !ok {
+				return nil, fmt.Errorf("no tenant %q in the fleet (see `attache tenants`)", id)
+			}
+			picked = append(picked, t)
+		}
+		fleet = picked
+	}
+	res := &AdhocResult{Tenants: len(fleet)}
+	deadline := time.Now().Add(sb.Timeout)
+	run := func(ts []tenant.Tenant, want int) (*sandboxAnswer, error) {
+		var b strings.Builder
+		attach := make([]sandbox.Attach, len(ts))
+		args := make([]any, len(ts))
+		for i, t := range ts {
+			if i > 0 {
+				b.WriteString("\nUNION ALL\n")
+			}
+			fmt.Fprintf(&b, "SELECT ?%d AS tenant_id, * FROM (\n%s\n)", i+1, slots[i])
+			attach[i] = sandbox.Attach{Schema: slotName(i), Path: t.Path}
+			args[i] = t.ID
+		}
+		r, err := sb.Query("", attach, b.String(), want, args...)
+		if err != nil {
+			return nil, err
+		}
+		return &sandboxAnswer{cols: r.Columns, rows: r.Rows, truncated: r.Truncated}, nil
+	}
+	for i := 0; i < len(fleet); i += cfg.BatchSize {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			res.Truncated = true
+			res.Partial = fmt.Sprintf("stopped after query_timeout (%s) with %d of %d tenants read", sb.Timeout, i, len(fleet))
+			break
+		}
+		batch := fleet[i:min(i+cfg.BatchSize, len(fleet))]
+		want := limit - len(res.Rows)
+		ans, err := run(batch, want)
+		if err != nil {
+			// Isolate: run each tenant alone, keeping the good ones' rows.
+			for _, t := range batch {
+				want := limit - len(res.Rows)
+				one, err := run([]tenant.Tenant{t}, want)
+				if err != nil {
+					msg := err.Error()
+					msg = strings.ReplaceAll(msg, "t0.", "tenant.")
+					msg = strings.TrimPrefix(msg, "attach t0: ")
+					res.Errors = append(res.Errors, metrics.TenantError{TenantID: t.ID, Query: "adhoc", Error: msg})
+					continue
+				}
+				if res.add(one, limit) {
+					return res, nil
+				}
+			}
+			continue
+		}
+		if res.add(ans, limit) {
+			return res, nil
+		}
+	}
+	if res.Columns == nil && len(res.Errors) > 0 && len(res.Errors) == len(fleet) {
+		return res, errors.New("the query failed on every tenant: " + res.Errors[0].Error)
+	}
+	return res, nil
+}
+
+type sandboxAnswer struct {
+	cols      []string
+	rows      [][]any
+	truncated bool
+}
+
+// add appends a batch's rows and reports whether the limit is reached.
+func (r *AdhocResult) add(a *sandboxAnswer, limit int) bool {
+	if r.Columns == nil && len(a.cols) > 0 {
+		r.Columns = a.cols
+	}
+	r.Rows = append(r.Rows, a.rows...)
+	if a.truncated || len(r.Rows) >= limit {
+		if len(r.Rows) > limit {
+			r.Rows = r.Rows[:limit]
+		}
+		r.Truncated = true
+		return true
+	}
+	return false
+}

@@ -1,0 +1,96 @@
+package rollup
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/attache/attache/internal/config"
+	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/query"
+	"github.com/attache/attache/internal/sqlite"
+	"github.com/attache/attache/internal/tenant"
+)
+
+// Finding is one tenant that cannot run one query, and why.
+type Finding struct {
+	Query  string
+	Tenant string
+	Error  string
+}
+
+// Check compiles every query against every tenant (EXPLAIN: nothing is
+// computed or written) and returns the tenants that cannot run it, for
+// example because their schema lags. Findings replace the previous check's
+// in the metrics DB, where the fleet health report reads them.
+func Check(ctx context.Context, cfg *config.Config, mdb *metrics.DB, queries []*query.Query, progress func(int, int), log *slog.Logger) ([]Finding, int, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	fleet, err := tenant.List(ctx, cfg.Tenants)
+	if err != nil {
+		return nil, 0, err
+	}
+	var present []tenant.Tenant
+	var findings []Finding
+	for _, t := range fleet {
+		if t.Missing {
+			for _, q := range queries {
+				findings = append(findings, Finding{Query: q.Name, Tenant: t.ID, Error: "database file not found at " + t.Path})
+			}
+			continue
+		}
+		present = append(present, t)
+	}
+	if len(present) > 0 {
+		out, err := dispatch(ctx, cfg, queries, present, "", true, progress, log)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, f := range out.failures {
+			findings = append(findings, Finding{Query: f.Query, Tenant: f.Tenant, Error: f.Error})
+		}
+	}
+	sort.Slice(findings, func(i, j int) bool {
+		if findings[i].Query != findings[j].Query {
+			return findings[i].Query < findings[j].Query
+		}
+		return findings[i].Tenant < findings[j].Tenant
+	})
+	if mdb != nil {
+		if err := saveFindings(ctx, mdb, findings); err != nil {
+			return nil, 0, err
+		}
+	}
+	return findings, len(fleet), nil
+}
+
+func saveFindings(ctx context.Context, mdb *metrics.DB, findings []Finding) error {
+	conn, err := mdb.W.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("metrics DB: %s", sqlite.Message(err))
+	}
+	defer conn.Close()
+	now := metrics.Format(time.Now())
+	return metrics.InTx(ctx, conn, func() error {
+		if _, err := conn.ExecContext(ctx, "DELETE FROM check_findings"); err != nil {
+			return fmt.Errorf("save check findings: %s", sqlite.Message(err))
+		}
+		const chunk = 100
+		for i := 0; i < len(findings); i += chunk {
+			part := findings[i:min(i+chunk, len(findings))]
+			args := make([]any, 0, 4*len(part))
+			for _, f := range part {
+				args = append(args, now, f.Tenant, f.Query, f.Error)
+			}
+			stmt := "INSERT INTO check_findings (checked_at, tenant_id, query, error) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?,?),", len(part)), ",")
+			if _, err := conn.ExecContext(ctx, stmt, args...); err != nil {
+				return fmt.Errorf("save check findings: %s", sqlite.Message(err))
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,367 @@
+package rollup
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/query"
+	"github.com/attache/attache/internal/sqlite"
+	"github.com/attache/attache/internal/tenant"
+)
+
+// merge moves one run's staging files into the metrics DB. Everything
+// between BEGIN and COMMIT is one transaction: readers see the previous run
+// until the whole new one is there.
+type merge struct {
+	runID      int64
+	queries    []*query.Query
+	plan       *plan
+	fails      map[string][]failure
+	staging    []string
+	bucketAt   time.Time
+	finishedAt time.Time
+	rows       int64
+	conn       *sql.Conn
+}
+
+func (m *merge) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := m.conn.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("%s", sqlite.Message(err))
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+func (m *merge) apply(ctx context.Context) (*Summary, error) {
+	conn := m.conn
+	exec := func(q string, args ...any) (int64, error) { return m.exec(ctx, q, args...) }
+	// ATTACH cannot run inside a transaction: attach first, detach last.
+	var schemas []string
+	defer func() {
+		for _, s := range schemas {
+			conn.ExecContext(context.WithoutCancel(ctx), "DETACH "+s)
+		}
+	}()
+	for i, path := range m.staging {
+		s := fmt.Sprintf("s%d", i)
+		if _, err := exec("ATTACH ? AS "+s, sqlite.ReadOnlyURI(path)); err != nil {
+			return nil, fmt.Errorf("attach staging %s: %w", path, err)
+		}
+		schemas = append(schemas, s)
+	}
+	for _, stmt := range []string{
+		"CREATE TEMP TABLE IF NOT EXISTS run_tenants (id TEXT PRIMARY KEY, location TEXT, size INTEGER, modified_at TEXT, fingerprint TEXT, status TEXT, error TEXT)",
+		"CREATE TEMP TABLE IF NOT EXISTS run_failures (tenant_id TEXT, query TEXT, error TEXT)",
+		"CREATE TEMP TABLE IF NOT EXISTS run_ok (query TEXT, tenant_id TEXT, PRIMARY KEY (query, tenant_id)) WITHOUT ROWID",
+		"DELETE FROM temp.run_tenants", "DELETE FROM temp.run_failures", "DELETE FROM temp.run_ok",
+	} {
+		if _, err := exec(stmt); err != nil {
+			return nil, err
+		}
+	}
+	sum := &Summary{Read: len(m.plan.read), Unchanged: len(m.plan.unchanged)}
+	if err := m.loadTemp(ctx, conn, sum); err != nil {
+		return nil, err
+	}
+	for _, s := range schemas {
+		if _, err := exec("INSERT OR IGNORE INTO temp.run_ok SELECT query, tenant_id FROM " + s + ".s__ok"); err != nil {
+			return nil, err
+		}
+	}
+	now := metrics.Format(m.finishedAt)
+	err := metrics.InTx(ctx, conn, func() error {
+		for _, q := range m.queries {
+			n, err := m.mergeQuery(ctx, q, schemas)
+			if err != nil {
+				return fmt.Errorf("query %s: %w", q.Name, err)
+			}
+			sum.Rows += n
+		}
+		steps := []struct {
+			sql  string
+			args []any
+		}{
+			// The tenants table: one row per tenant ever seen.
+			{`INSERT INTO tenants (id, location, size_bytes, modified_at, first_seen, last_seen, last_ok_at, last_error)
+			  SELECT id, location, size, modified_at, ?1, ?1, CASE WHEN status = 'ok' THEN ?1 END, coalesce(error, '') FROM temp.run_tenants WHERE true
+			  ON CONFLICT (id) DO UPDATE SET location = excluded.location, size_bytes = excluded.size_bytes,
+			    modified_at = excluded.modified_at, last_seen = excluded.last_seen,
+			    last_ok_at = coalesce(excluded.last_ok_at, tenants.last_ok_at),
+			    last_error = CASE (SELECT status FROM temp.run_tenants r WHERE r.id = excluded.id) WHEN 'unchanged' THEN tenants.last_error ELSE excluded.last_error END`, []any{now}},
+			{"INSERT INTO tenant_errors (run_id, tenant_id, query, error) SELECT ?, tenant_id, query, error FROM temp.run_failures", []any{m.runID}},
+			{`UPDATE runs SET finished_at = ?, status = 'ok', tenants_total = ?, tenants_ok = ?, tenants_failed = ?, tenants_unchanged = ?, rows_written = ? WHERE id = ?`,
+				[]any{now, sum.OK + sum.Failed + sum.Unchanged, sum.OK, sum.Failed, sum.Unchanged, sum.Rows, m.runID}},
+		}
+		for _, st := range steps {
+			if _, err := exec(st.sql, st.args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
+
+// loadTemp writes the run's tenants and failures into temp tables, so the
+// merge is set-based SQL instead of a statement per tenant.
+func (m *merge) loadTemp(ctx context.Context, conn *sql.Conn, sum *Summary) error {
+	type row struct {
+		id, loc, mod, fp, status, err string
+		size                          int64
+	}
+	var rows []row
+	add := func(status string, ts []tenant.Tenant) {
+		for _, t := range ts {
+			r := row{id: t.ID, loc: t.Path, size: t.Size, fp: t.Fingerprint, status: status}
+			if !t.ModTime.IsZero() {
+				r.mod = metrics.Format(t.ModTime)
+			}
+			if f := m.fails[t.ID]; len(f) > 0 {
+				r.status = "failed"
+				msgs := make([]string, len(f))
+				for i, x := range f {
+					msgs[i] = x.Query + ": " + x.Error
+				}
+				r.err = strings.Join(msgs, "; ")
+			}
+			rows = append(rows, r)
+		}
+	}
+	add("ok", m.plan.read)
+	add("unchanged", m.plan.unchanged)
+	add("failed", m.plan.missing)
+	for _, r := range rows {
+		switch r.status {
+		case "ok":
+			sum.OK++
+		case "failed":
+			sum.Failed++
+		}
+	}
+	const chunk = 100
+	for i := 0; i < len(rows); i += chunk {
+		part := rows[i:min(i+chunk, len(rows))]
+		var b strings.Builder
+		b.WriteString("INSERT INTO temp.run_tenants (id, location, size, modified_at, fingerprint, status, error) VALUES ")
+		args := make([]any, 0, 7*len(part))
+		for j, r := range part {
+			if j > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString("(?,?,?,?,?,?,?)")
+			var mod any
+			if r.mod != "" {
+				mod = r.mod
+			}
+			args = append(args, r.id, r.loc, r.size, mod, r.fp, r.status, r.err)
+		}
+		if _, err := conn.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("%s", sqlite.Message(err))
+		}
+	}
+	var all []failure
+	ids := make([]string, 0, len(m.fails))
+	for id := range m.fails {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		all = append(all, m.fails[id]...)
+	}
+	for i := 0; i < len(all); i += chunk {
+		part := all[i:min(i+chunk, len(all))]
+		var b strings.Builder
+		b.WriteString("INSERT INTO temp.run_failures (tenant_id, query, error) VALUES ")
+		args := make([]any, 0, 3*len(part))
+		for j, f := range part {
+			if j > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString("(?,?,?)")
+			args = append(args, f.Tenant, f.Query, f.Error)
+		}
+		if _, err := conn.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("%s", sqlite.Message(err))
+		}
+	}
+	for _, f := range all {
+		sum.Failures = append(sum.Failures, metrics.TenantError{RunID: m.runID, TenantID: f.Tenant, Query: f.Query, Error: f.Error})
+	}
+	return nil
+}
+
+// mergeQuery lands one query's staged rows in rollup_NAME and returns how
+// many rows it wrote.
+func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string) (int64, error) {
+	exec := func(q string, args ...any) (int64, error) { return m.exec(ctx, q, args...) }
+	table := quoteIdent("rollup_" + q.Name)
+	staged := "s_" + q.Name
+	var cols []string
+	var from []string // staging schemas that hold this query's table
+	for _, s := range schemas {
+		c, err := tableColumns(ctx, m.conn, s, staged)
+		if err != nil {
+			return 0, err
+		}
+		if len(c) == 0 {
+			continue
+		}
+		if cols == nil {
+			cols = c
+		}
+		from = append(from, s)
+	}
+	existing, err := tableColumns(ctx, m.conn, "main", "rollup_"+q.Name)
+	if err != nil {
+		return 0, err
+	}
+	if cols == nil && existing == nil {
+		return 0, nil // nothing read and nothing to carry forward
+	}
+	snapshot := q.Mode == query.ModeSnapshot
+	if existing == nil {
+		defs := []string{`"tenant_id" TEXT NOT NULL`}
+		if snapshot {
+			defs = append(defs, `"bucket" TEXT NOT NULL`)
+		}
+		for _, c := range cols[1:] {
+			defs = append(defs, quoteIdent(c)) // no type: values keep their storage class
+		}
+		stmts := []string{"CREATE TABLE " + table + " (" + strings.Join(defs, ", ") + ")"}
+		if snapshot {
+			stmts = append(stmts,
+				"CREATE INDEX "+quoteIdent("rollup_"+q.Name+"_tenant_bucket")+" ON "+table+" (tenant_id, bucket)",
+				"CREATE INDEX "+quoteIdent("rollup_"+q.Name+"_bucket")+" ON "+table+" (bucket)")
+		} else {
+			stmts = append(stmts, "CREATE INDEX "+quoteIdent("rollup_"+q.Name+"_tenant")+" ON "+table+" (tenant_id)")
+		}
+		for _, s := range stmts {
+			if _, err := exec(s); err != nil {
+				return 0, err
+			}
+		}
+		existing = append([]string{"tenant_id"}, cols[1:]...)
+		if snapshot {
+			existing = append(existing, "bucket")
+		}
+	} else if cols != nil {
+		// A query that gained columns: add them; old rows read NULL there.
+		have := map[string]bool{}
+		for _, c := range existing {
+			have[strings.ToLower(c)] = true
+		}
+		for _, c := range cols[1:] {
+			if !have[strings.ToLower(c)] {
+				if _, err := exec("ALTER TABLE " + table + " ADD COLUMN " + quoteIdent(c)); err != nil {
+					return 0, err
+				}
+				existing = append(existing, c)
+			}
+		}
+		if snapshot && !have["bucket"] {
+			return 0, fmt.Errorf("rollup_%s was made by a replace-mode query and has no bucket column; drop the table (it is rebuilt on the next run) or change the mode back", q.Name)
+		}
+	}
+	bucket := query.Bucket(q.Grain, m.bucketAt)
+	var written int64
+	okSet := "(SELECT tenant_id FROM temp.run_ok WHERE query = ?)"
+	if cols != nil {
+		quoted := make([]string, len(cols)-1)
+		for i, c := range cols[1:] {
+			quoted[i] = quoteIdent(c)
+		}
+		list := strings.Join(quoted, ", ")
+		if snapshot {
+			if _, err := exec("DELETE FROM "+table+" WHERE bucket = ? AND tenant_id IN "+okSet, bucket, q.Name); err != nil {
+				return 0, err
+			}
+		} else {
+			if _, err := exec("DELETE FROM "+table+" WHERE tenant_id IN "+okSet, q.Name); err != nil {
+				return 0, err
+			}
+		}
+		for _, s := range from {
+			var n int64
+			var err error
+			if snapshot {
+				n, err = exec("INSERT INTO "+table+" (tenant_id, bucket, "+list+") SELECT tenant_id, ?, "+list+" FROM "+s+"."+quoteIdent(staged), bucket)
+			} else {
+				n, err = exec("INSERT INTO " + table + " (tenant_id, " + list + ") SELECT tenant_id, " + list + " FROM " + s + "." + quoteIdent(staged))
+			}
+			if err != nil {
+				return 0, err
+			}
+			written += n
+		}
+	}
+	if snapshot && len(m.plan.unchanged) > 0 {
+		// Unchanged tenants were not read: carry their latest rows into this
+		// bucket so the series stays continuous.
+		var quoted []string
+		for _, c := range existing {
+			if c != "tenant_id" && c != "bucket" {
+				quoted = append(quoted, "r."+quoteIdent(c))
+			}
+		}
+		list := strings.Join(quoted, ", ")
+		n, err := exec(`INSERT INTO `+table+` (tenant_id, bucket, `+strings.ReplaceAll(list, "r.", "")+`)
+			SELECT r.tenant_id, ?1, `+list+` FROM `+table+` r
+			JOIN temp.run_tenants u ON u.id = r.tenant_id AND u.status = 'unchanged'
+			WHERE r.bucket = (SELECT max(bucket) FROM `+table+` x WHERE x.tenant_id = r.tenant_id AND x.bucket < ?1)
+			  AND NOT EXISTS (SELECT 1 FROM `+table+` y WHERE y.tenant_id = r.tenant_id AND y.bucket = ?1)`, bucket)
+		if err != nil {
+			return 0, err
+		}
+		written += n
+	}
+	colJSON, _ := json.Marshal(existing[1:])
+	steps := []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO rollup_state (tenant_id, query, fingerprint, sql_hash, run_id)
+		  SELECT o.tenant_id, o.query, t.fingerprint, ?, ? FROM temp.run_ok o JOIN temp.run_tenants t ON t.id = o.tenant_id WHERE o.query = ?
+		  ON CONFLICT (tenant_id, query) DO UPDATE SET fingerprint = excluded.fingerprint, sql_hash = excluded.sql_hash, run_id = excluded.run_id`,
+			[]any{hashQuery(q), m.runID, q.Name}},
+		// A tenant that failed a query is read again next time.
+		{"DELETE FROM rollup_state WHERE query = ? AND tenant_id IN (SELECT tenant_id FROM temp.run_failures WHERE query = ?)", []any{q.Name, q.Name}},
+		{`INSERT INTO rollups (name, description, mode, grain, columns, sql_hash, last_run_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+		  ON CONFLICT (name) DO UPDATE SET description = excluded.description, mode = excluded.mode, grain = excluded.grain,
+		    columns = excluded.columns, sql_hash = excluded.sql_hash, last_run_id = excluded.last_run_id`,
+			[]any{q.Name, q.Description, q.Mode, q.Grain, string(colJSON), hashQuery(q), m.runID}},
+	}
+	for _, st := range steps {
+		if _, err := exec(st.sql, st.args...); err != nil {
+			return 0, err
+		}
+	}
+	return written, nil
+}
+
+// tableColumns lists a table's columns in schema, nil when it does not exist.
+func tableColumns(ctx context.Context, conn *sql.Conn, schema, table string) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, "SELECT name FROM pragma_table_info(?, ?) ORDER BY cid", table, schema)
+	if err != nil {
+		return nil, fmt.Errorf("columns of %s.%s: %s", schema, table, sqlite.Message(err))
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, fmt.Errorf("columns of %s.%s: %s", schema, table, sqlite.Message(err))
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
+}

@@ -1,0 +1,530 @@
+// Package rollup is the engine: it reads the fleet by ATTACHing tenant
+// databases read-only in batches of at most 10, runs each query once per
+// batch as one UNION ALL statement, and merges the results into the metrics
+// DB in one transaction per run.
+//
+// Reading happens in worker processes (see internal/worker): each keeps one
+// pinned connection whose main database is its own staging file, filled by
+// INSERT … SELECT so no tenant value ever crosses into Go. The coordinator
+// plans batches, isolates failures and merges the staging files.
+package rollup
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/attache/attache/internal/config"
+	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/query"
+	"github.com/attache/attache/internal/sqlite"
+	"github.com/attache/attache/internal/tenant"
+	"github.com/attache/attache/internal/worker"
+)
+
+// maxStarts bounds worker processes per run: each valid staging file is
+// attached at merge time, and SQLite attaches at most 10 databases.
+const maxStarts = 9
+
+// Options select what one run does.
+type Options struct {
+	Job      string   // recorded in runs.job; "manual" when empty
+	Queries  []string // names; nil means every query
+	Full     bool     // read every tenant, changed or not
+	Progress func(done, total int)
+	Log      *slog.Logger
+	Now      func() time.Time // the clock; time.Now when nil
+}
+
+// Summary is what a run did.
+type Summary struct {
+	RunID     int64
+	Total     int // tenants in the fleet
+	Read      int // tenants read this run
+	OK        int // read, every query fine
+	Failed    int // read, at least one query failed
+	Unchanged int // skipped: unchanged since their last good read
+	Rows      int64
+	Duration  time.Duration
+	Failures  []metrics.TenantError
+}
+
+// String is the one-line summary `attache run` prints.
+func (s *Summary) String() string {
+	return fmt.Sprintf("run %d: %d tenants: %d read, %d unchanged, %d failed; %d rows in %.1fs",
+		s.RunID, s.Total, s.Read, s.Unchanged, s.Failed, s.Rows, s.Duration.Seconds())
+}
+
+// SelectQueries loads the query folder and keeps the named ones (all when
+// names is empty), with an error that lists what exists.
+func SelectQueries(cfg *config.Config, names []string) ([]*query.Query, error) {
+	all, err := query.LoadDir(cfg.QueriesFS)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("no queries in %s; add NAME.sql files there", cfg.Queries)
+	}
+	if len(names) == 0 {
+		return all, nil
+	}
+	byName := map[string]*query.Query{}
+	var have []string
+	for _, q := range all {
+		byName[q.Name] = q
+		have = append(have, q.Name)
+	}
+	var out []*query.Query
+	for _, n := range names {
+		q, ok := byName[n]
+		if !ok {
+			return nil, fmt.Errorf("no query %q in %s (have: %s)", n, cfg.Queries, strings.Join(have, ", "))
+		}
+		out = append(out, q)
+	}
+	return out, nil
+}
+
+func hashQuery(q *query.Query) string {
+	h := sha256.Sum256([]byte(q.Mode + "\x00" + q.Grain + "\x00" + q.SQL))
+	return hex.EncodeToString(h[:8])
+}
+
+// Run reads the fleet once into rollups. It holds the metrics DB's run lock
+// for its whole length; a second run gets an error wrapping
+// metrics.ErrRunInProgress. Tenant failures do not fail the run: they are
+// recorded in tenant_errors and counted in the summary.
+func Run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, opt Options) (*Summary, error) {
+	start := time.Now()
+	now := time.Now
+	if opt.Now != nil {
+		now = opt.Now
+	}
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Job == "" {
+		opt.Job = "manual"
+	}
+	unlock, err := metrics.Lock(mdb.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	queries, err := SelectQueries(cfg, opt.Queries)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := mdb.W.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("metrics DB: %s", sqlite.Message(err))
+	}
+	defer conn.Close()
+	// Any run still marked running died without finishing: we hold the lock.
+	if _, err := conn.ExecContext(ctx, "UPDATE runs SET status = 'interrupted', finished_at = coalesce(finished_at, started_at) WHERE status = 'running'"); err != nil {
+		return nil, fmt.Errorf("metrics DB: %s", sqlite.Message(err))
+	}
+	names := make([]string, len(queries))
+	for i, q := range queries {
+		names[i] = q.Name
+	}
+	startedAt := now()
+	res, err := conn.ExecContext(ctx, "INSERT INTO runs (job, started_at, status, queries, full, pid) VALUES (?, ?, 'running', ?, ?, ?)",
+		opt.Job, metrics.Format(startedAt), strings.Join(names, ","), opt.Full, os.Getpid())
+	if err != nil {
+		return nil, fmt.Errorf("metrics DB: %s", sqlite.Message(err))
+	}
+	runID, _ := res.LastInsertId()
+	log = log.With("run", runID)
+	sum, err := run(ctx, cfg, mdb, conn, runID, queries, startedAt, opt, log)
+	if err != nil {
+		status := "failed"
+		if ctx.Err() != nil {
+			status = "interrupted"
+		}
+		conn.ExecContext(context.WithoutCancel(ctx), "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ?", status, metrics.Format(now()), err.Error(), runID)
+		return nil, fmt.Errorf("run %d: %w", runID, err)
+	}
+	sum.RunID = runID
+	sum.Duration = time.Since(start)
+	log.Info("run finished", "tenants", sum.Total, "read", sum.Read, "unchanged", sum.Unchanged, "failed", sum.Failed, "rows", sum.Rows, "seconds", sum.Duration.Seconds())
+	return sum, nil
+}
+
+// plan is what a run will do with each tenant.
+type plan struct {
+	read      []tenant.Tenant
+	unchanged []tenant.Tenant
+	missing   []tenant.Tenant
+}
+
+func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Conn, runID int64, queries []*query.Query, startedAt time.Time, opt Options, log *slog.Logger) (*Summary, error) {
+	fleet, err := tenant.List(ctx, cfg.Tenants)
+	if err != nil {
+		return nil, err
+	}
+	p, err := makePlan(ctx, conn, fleet, queries, opt.Full)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("run planned", "tenants", len(fleet), "read", len(p.read), "unchanged", len(p.unchanged), "missing", len(p.missing))
+	stagingDir := filepath.Join(filepath.Dir(mdb.Path), ".attache-staging")
+	os.RemoveAll(stagingDir) // leftovers of a run that died; we hold the lock
+	if err := os.MkdirAll(stagingDir, 0o755); err != nil {
+		return nil, fmt.Errorf("staging folder: %w", err)
+	}
+	defer os.RemoveAll(stagingDir)
+
+	fails := map[string][]failure{} // by tenant id
+	for _, t := range p.missing {
+		for _, q := range queries {
+			fails[t.ID] = append(fails[t.ID], failure{Tenant: t.ID, Query: q.Name, Error: "database file not found at " + t.Path})
+		}
+	}
+	var staging []string
+	var rows int64
+	if len(p.read) > 0 {
+		out, err := dispatch(ctx, cfg, queries, p.read, stagingDir, false, opt.Progress, log)
+		if err != nil {
+			return nil, err
+		}
+		staging, rows = out.staging, out.rows
+		for _, f := range out.failures {
+			fails[f.Tenant] = append(fails[f.Tenant], f)
+		}
+	}
+	m := &merge{conn: conn, runID: runID, queries: queries, plan: p, fails: fails, staging: staging, bucketAt: startedAt, rows: rows, finishedAt: time.Now()}
+	if opt.Now != nil {
+		m.finishedAt = opt.Now()
+	}
+	sum, err := m.apply(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("merge into metrics DB: %w", err)
+	}
+	sum.Total = len(fleet)
+	return sum, nil
+}
+
+// makePlan splits the fleet into tenants to read and tenants unchanged since
+// their last good read of every selected query (same file, same query).
+func makePlan(ctx context.Context, conn sqlite.Querier, fleet []tenant.Tenant, queries []*query.Query, full bool) (*plan, error) {
+	p := &plan{}
+	state := map[string]map[string]string{} // tenant -> query -> fingerprint/hash
+	if !full {
+		rows, err := conn.QueryContext(ctx, "SELECT hex(tenant_id), query, fingerprint || '|' || sql_hash FROM rollup_state")
+		if err != nil {
+			return nil, fmt.Errorf("read rollup state: %s", sqlite.Message(err))
+		}
+		for rows.Next() {
+			var h, q, fp string
+			if err := rows.Scan(&h, &q, &fp); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read rollup state: %s", sqlite.Message(err))
+			}
+			id := unhex(h)
+			if state[id] == nil {
+				state[id] = map[string]string{}
+			}
+			state[id][q] = fp
+		}
+		rows.Close()
+	}
+	hashes := make([]string, len(queries))
+	for i, q := range queries {
+		hashes[i] = hashQuery(q)
+	}
+	for _, t := range fleet {
+		if t.Missing {
+			p.missing = append(p.missing, t)
+			continue
+		}
+		same := !full && state[t.ID] != nil
+		for i, q := range queries {
+			if !same {
+				break
+			}
+			same = state[t.ID][q.Name] == t.Fingerprint+"|"+hashes[i]
+		}
+		if same {
+			p.unchanged = append(p.unchanged, t)
+		} else {
+			p.read = append(p.read, t)
+		}
+	}
+	return p, nil
+}
+
+func unhex(h string) string {
+	b, err := hex.DecodeString(h)
+	if err != nil {
+		return h
+	}
+	return string(b)
+}
+
+// dispatched is what the workers produced.
+type dispatched struct {
+	staging  []string
+	failures []failure
+	rows     int64
+}
+
+// dispatch feeds batches to worker processes. A worker that dies (a crash
+// in native code, or killed at batch_timeout) loses its staging file: every
+// batch it had done is queued again, and the batch it died on is split
+// until the tenant that kills it stands alone and is recorded as failed.
+func dispatch(ctx context.Context, cfg *config.Config, queries []*query.Query, tenants []tenant.Tenant, stagingDir string, check bool, progress func(int, int), log *slog.Logger) (*dispatched, error) {
+	var batches [][]batchTenant
+	for i := 0; i < len(tenants); i += cfg.BatchSize {
+		end := min(i+cfg.BatchSize, len(tenants))
+		b := make([]batchTenant, 0, end-i)
+		for _, t := range tenants[i:end] {
+			b = append(b, batchTenant{ID: t.ID, Path: t.Path})
+		}
+		batches = append(batches, b)
+	}
+	wq := make([]workQuery, len(queries))
+	for i, q := range queries {
+		wq[i] = workQuery{Name: q.Name, SQL: q.SQL}
+	}
+	d := &dispatcher{
+		ctx: ctx, queue: batches, total: len(tenants), progress: progress, log: log,
+		init: initRequest{Busy: cfg.BusyTimeout.D(), Queries: wq, Check: check},
+		dir:  stagingDir, timeout: cfg.BatchTimeout.D(), out: &dispatched{},
+	}
+	d.cond = sync.NewCond(&d.mu)
+	n := min(cfg.Workers, len(batches))
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.work()
+		}()
+	}
+	// Wake waiting workers when the run is cancelled.
+	stop := context.AfterFunc(ctx, func() {
+		d.mu.Lock()
+		d.cond.Broadcast()
+		d.mu.Unlock()
+	})
+	wg.Wait()
+	stop()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if d.fatal != nil {
+		return nil, d.fatal
+	}
+	// Batches nobody could take (every allowed worker start used up).
+	for _, b := range d.queue {
+		for _, t := range b {
+			for _, q := range queries {
+				d.out.failures = append(d.out.failures, failure{Tenant: t.ID, Query: q.Name, Error: "not read: worker processes kept crashing in this run; see the log"})
+			}
+		}
+	}
+	sort.Strings(d.out.staging)
+	return d.out, nil
+}
+
+type dispatcher struct {
+	ctx      context.Context
+	init     initRequest
+	dir      string
+	timeout  time.Duration
+	progress func(int, int)
+	log      *slog.Logger
+	total    int
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	queue    [][]batchTenant
+	inflight int
+	starts   int
+	done     int
+	fatal    error
+	out      *dispatched
+}
+
+// take returns the next batch, or nil when all work is done.
+func (d *dispatcher) take() []batchTenant {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for len(d.queue) == 0 && d.inflight > 0 && d.ctx.Err() == nil && d.fatal == nil {
+		d.cond.Wait()
+	}
+	if len(d.queue) == 0 || d.ctx.Err() != nil || d.fatal != nil {
+		return nil
+	}
+	b := d.queue[0]
+	d.queue = d.queue[1:]
+	d.inflight++
+	return b
+}
+
+func (d *dispatcher) finish(requeue ...[]batchTenant) {
+	d.mu.Lock()
+	d.inflight--
+	d.queue = append(d.queue, requeue...)
+	d.cond.Broadcast()
+	d.mu.Unlock()
+}
+
+// session is one worker process and what it has done so far; its results
+// count only once the process has exited cleanly with its staging file.
+type session struct {
+	proc     *worker.Proc
+	staging  string
+	done     [][]batchTenant
+	failures []failure
+	rows     int64
+}
+
+func (d *dispatcher) start() (*session, error) {
+	d.mu.Lock()
+	if d.starts >= maxStarts {
+		d.mu.Unlock()
+		return nil, nil
+	}
+	d.starts++
+	n := d.starts
+	d.mu.Unlock()
+	s := &session{}
+	if !d.init.Check {
+		s.staging = filepath.Join(d.dir, fmt.Sprintf("worker-%d.db", n))
+	}
+	proc, err := worker.Start(Role)
+	if err != nil {
+		return nil, err
+	}
+	in := d.init
+	in.Staging = s.staging
+	var resp response
+	if err := proc.Call(&request{Init: &in}, &resp, time.Minute); err != nil {
+		return nil, err
+	}
+	if resp.Err != "" {
+		proc.Kill()
+		return nil, fmt.Errorf("worker: %s", resp.Err)
+	}
+	s.proc = proc
+	return s, nil
+}
+
+func (d *dispatcher) work() {
+	var s *session
+	for {
+		b := d.take()
+		if b == nil {
+			break
+		}
+		if s == nil {
+			var err error
+			s, err = d.start()
+			if err != nil || s == nil {
+				d.mu.Lock()
+				if err != nil && d.fatal == nil {
+					d.fatal = err
+				}
+				d.inflight--
+				d.queue = append(d.queue, b)
+				d.cond.Broadcast()
+				d.mu.Unlock()
+				return
+			}
+		}
+		var resp response
+		err := s.proc.Call(&request{Batch: b}, &resp, d.timeout)
+		if err == nil && resp.Err != "" {
+			err = errors.New(resp.Err)
+			s.proc.Kill()
+		}
+		if err != nil {
+			d.lost(s, b, err)
+			s = nil
+			continue
+		}
+		s.done = append(s.done, b)
+		s.failures = append(s.failures, resp.Failures...)
+		s.rows += resp.Rows
+		d.mu.Lock()
+		d.done += len(b)
+		done := min(d.done, d.total)
+		d.mu.Unlock()
+		if d.progress != nil {
+			d.progress(done, d.total)
+		}
+		d.finish()
+	}
+	if s != nil {
+		// Closing stdin lets the worker close its staging file cleanly.
+		s.proc.Close()
+		d.mu.Lock()
+		if s.staging != "" {
+			d.out.staging = append(d.out.staging, s.staging)
+		}
+		d.out.failures = append(d.out.failures, s.failures...)
+		d.out.rows += s.rows
+		d.mu.Unlock()
+	}
+}
+
+// lost handles a worker that died on batch b.
+func (d *dispatcher) lost(s *session, b []batchTenant, err error) {
+	log := d.log.With("batch", ids(b))
+	if s.staging != "" {
+		os.Remove(s.staging)
+	}
+	requeue := append([][]batchTenant{}, s.done...)
+	reason := "the worker process crashed while reading this tenant"
+	if errors.Is(err, worker.ErrTimeout) {
+		reason = fmt.Sprintf("reading this tenant took longer than batch_timeout (%s)", d.timeout)
+	}
+	if len(b) > 1 {
+		log.Warn("worker lost a batch; splitting it to find the tenant at fault", "err", err)
+		half := len(b) / 2
+		requeue = append(requeue, b[:half], b[half:])
+	} else {
+		log.Warn("tenant stopped its worker", "tenant", b[0].ID, "err", err)
+		// The verdict on this tenant survives the session it killed; the
+		// session's other results are redone with its re-queued batches.
+		d.mu.Lock()
+		for _, q := range d.init.Queries {
+			d.out.failures = append(d.out.failures, failure{Tenant: b[0].ID, Query: q.Name, Error: reason})
+		}
+		d.done += len(b)
+		d.mu.Unlock()
+	}
+	d.mu.Lock()
+	d.done -= s.tenantsDone()
+	d.mu.Unlock()
+	d.finish(requeue...)
+}
+
+func (s *session) tenantsDone() int {
+	n := 0
+	for _, b := range s.done {
+		n += len(b)
+	}
+	return n
+}
+
+func ids(b []batchTenant) string {
+	s := make([]string, len(b))
+	for i, t := range b {
+		s[i] = t.ID
+	}
+	return strings.Join(s, ",")
+}

@@ -1,0 +1,330 @@
+package rollup
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/attache/attache/internal/config"
+	"github.com/attache/attache/internal/query"
+	"github.com/attache/attache/internal/sqlite"
+	"github.com/attache/attache/internal/worker"
+)
+
+// Role is the worker role of the engine's child processes.
+const Role = "rollup"
+
+// request is what the coordinator sends a worker: Init once, then batches.
+type request struct {
+	Init  *initRequest
+	Batch []batchTenant
+}
+
+type initRequest struct {
+	Staging string // the worker's own staging database; "" with Check
+	Busy    time.Duration
+	Queries []workQuery
+	// Check compiles the queries against each tenant (EXPLAIN) and writes
+	// nothing: `attache check`.
+	Check bool
+}
+
+type workQuery struct {
+	Name string
+	SQL  string
+}
+
+type batchTenant struct {
+	ID   string
+	Path string
+}
+
+type response struct {
+	Err      string // the worker itself is unusable
+	Failures []failure
+	Rows     int64
+}
+
+type failure struct {
+	Tenant string
+	Query  string
+	Error  string
+}
+
+// ServeWorker is the child's main.
+func ServeWorker(r io.Reader, w io.Writer) error {
+	wk := &batchWorker{}
+	defer wk.close()
+	return worker.Serve(r, w, wk.handle)
+}
+
+// batchWorker keeps one pinned connection for its whole life: its main
+// database is the staging file, tenants come and go as ATTACHed schemas.
+type batchWorker struct {
+	db      *sql.DB
+	conn    *sql.Conn
+	check   bool
+	queries []preparedQuery
+	created map[string]bool // staging tables made so far
+}
+
+type preparedQuery struct {
+	name  string
+	slots [config.MaxBatch]string // the SQL rewritten for t0..t9
+}
+
+func (w *batchWorker) handle(req *request) *response {
+	ctx := context.Background()
+	if req.Init != nil {
+		if err := w.init(ctx, req.Init); err != nil {
+			return &response{Err: err.Error()}
+		}
+		return &response{}
+	}
+	if w.conn == nil {
+		return &response{Err: "worker not initialised"}
+	}
+	return w.batch(ctx, req.Batch)
+}
+
+func (w *batchWorker) init(ctx context.Context, in *initRequest) error {
+	path := in.Staging
+	if path == "" {
+		path = ":memory:"
+	}
+	// The staging file is scratch: if the process dies the coordinator
+	// throws it away, so it needs no journal and no fsync.
+	db, err := sqlite.Open(path, sqlite.Options{BusyTimeout: in.Busy, Pragmas: []string{"journal_mode=OFF", "synchronous=OFF", "temp_store=MEMORY", "cache_size=-8000"}})
+	if err != nil {
+		return fmt.Errorf("staging: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("staging: %s", sqlite.Message(err))
+	}
+	w.db, w.conn, w.check = db, conn, in.Check
+	w.created = map[string]bool{}
+	if !in.Check {
+		if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS s__ok (tenant_id TEXT NOT NULL, query TEXT NOT NULL)`); err != nil {
+			return fmt.Errorf("staging: %s", sqlite.Message(err))
+		}
+	}
+	for _, q := range in.Queries {
+		pq := preparedQuery{name: q.Name}
+		for i := range pq.slots {
+			s, err := query.Rewrite(q.SQL, slotName(i))
+			if err != nil {
+				return fmt.Errorf("query %s: %w", q.Name, err)
+			}
+			pq.slots[i] = s
+		}
+		w.queries = append(w.queries, pq)
+	}
+	return nil
+}
+
+func (w *batchWorker) close() {
+	if w.conn != nil {
+		w.conn.Close()
+	}
+	if w.db != nil {
+		w.db.Close()
+	}
+}
+
+func slotName(i int) string { return fmt.Sprintf("t%d", i) }
+
+// arm is one attached tenant of a batch.
+type arm struct {
+	slot int
+	t    batchTenant
+}
+
+func (w *batchWorker) batch(ctx context.Context, tenants []batchTenant) *response {
+	resp := &response{}
+	var arms []arm
+	for i, t := range tenants {
+		if _, err := w.conn.ExecContext(ctx, "ATTACH ? AS "+slotName(i), sqlite.ReadOnlyURI(t.Path)); err != nil {
+			msg := "cannot open the database: " + sqlite.Message(err)
+			for _, q := range w.queries {
+				resp.Failures = append(resp.Failures, failure{Tenant: t.ID, Query: q.name, Error: msg})
+			}
+			continue
+		}
+		arms = append(arms, arm{slot: i, t: t})
+	}
+	defer func() {
+		for _, a := range arms {
+			w.conn.ExecContext(ctx, "DETACH "+slotName(a.slot))
+		}
+	}()
+	for _, q := range w.queries {
+		if len(arms) == 0 {
+			break
+		}
+		n, fails := w.runQuery(ctx, q, arms)
+		resp.Rows += n
+		resp.Failures = append(resp.Failures, fails...)
+	}
+	return resp
+}
+
+// runQuery runs q over all arms in one UNION ALL statement; when that fails
+// it isolates the culprits by running each tenant alone, so one broken
+// tenant never costs the others their rows.
+func (w *batchWorker) runQuery(ctx context.Context, q preparedQuery, arms []arm) (int64, []failure) {
+	if !w.check && !w.created[q.name] {
+		if err := w.createStaging(ctx, q, arms); err != nil {
+			var fails []failure
+			for _, a := range arms {
+				fails = append(fails, failure{Tenant: a.t.ID, Query: q.name, Error: err.Error()})
+			}
+			return 0, fails
+		}
+	}
+	n, err := w.exec(ctx, q, arms)
+	if err == nil {
+		return n, nil
+	}
+	if len(arms) > 1 && !w.check {
+		// A statement that failed part-way may have left rows behind.
+		w.deleteStaged(ctx, q, arms)
+	}
+	var total int64
+	var fails []failure
+	for _, a := range arms {
+		one := []arm{a}
+		n, err := w.exec(ctx, q, one)
+		if err != nil {
+			if !w.check {
+				w.deleteStaged(ctx, q, one)
+			}
+			fails = append(fails, failure{Tenant: a.t.ID, Query: q.name, Error: tenantMessage(err, a.slot)})
+			continue
+		}
+		total += n
+	}
+	return total, fails
+}
+
+// createStaging makes the staging table of q with the query's own result
+// columns and no declared types, so values keep the storage class the
+// tenant holds. The columns come from the first tenant that compiles it.
+func (w *batchWorker) createStaging(ctx context.Context, q preparedQuery, arms []arm) error {
+	var cols []string
+	var lastErr error
+	for _, a := range arms {
+		rows, err := w.conn.QueryContext(ctx, "SELECT * FROM (\n"+q.slots[a.slot]+"\n) LIMIT 0")
+		if err != nil {
+			lastErr = errors.New(tenantMessage(err, a.slot))
+			continue
+		}
+		cols, err = rows.Columns()
+		rows.Close()
+		if err == nil {
+			break
+		}
+		lastErr = err
+	}
+	if cols == nil {
+		return lastErr
+	}
+	seen := map[string]bool{}
+	quoted := []string{`"tenant_id"`}
+	for _, c := range cols {
+		lc := strings.ToLower(c)
+		if lc == "tenant_id" || lc == "bucket" {
+			return fmt.Errorf("query %s: result column %q is reserved by attache; rename it with AS", q.name, c)
+		}
+		if seen[lc] {
+			return fmt.Errorf("query %s: result column %q appears twice; give each column its own name with AS", q.name, c)
+		}
+		seen[lc] = true
+		quoted = append(quoted, quoteIdent(c))
+	}
+	stmt := "CREATE TABLE " + quoteIdent("s_"+q.name) + " (" + strings.Join(quoted, ", ") + ")"
+	if _, err := w.conn.ExecContext(ctx, stmt); err != nil {
+		return fmt.Errorf("query %s: staging table: %s", q.name, sqlite.Message(err))
+	}
+	w.created[q.name] = true
+	return nil
+}
+
+// exec runs q over arms as one statement: INSERT ... SELECT into staging, or
+// EXPLAIN in check mode. Tenant ids are bound, never formatted into SQL.
+func (w *batchWorker) exec(ctx context.Context, q preparedQuery, arms []arm) (int64, error) {
+	var b strings.Builder
+	args := make([]any, 0, len(arms))
+	if w.check {
+		b.WriteString("EXPLAIN ")
+	} else {
+		b.WriteString("INSERT INTO " + quoteIdent("s_"+q.name) + " ")
+	}
+	for i, a := range arms {
+		if i > 0 {
+			b.WriteString("\nUNION ALL\n")
+		}
+		fmt.Fprintf(&b, "SELECT ?%d AS tenant_id, * FROM (\n%s\n)", i+1, q.slots[a.slot])
+		args = append(args, a.t.ID)
+	}
+	if w.check {
+		rows, err := w.conn.QueryContext(ctx, b.String(), args...)
+		if err != nil {
+			return 0, err
+		}
+		return 0, rows.Close()
+	}
+	res, err := w.conn.ExecContext(ctx, b.String(), args...)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	// Record which tenants ran q fine, inside SQLite, for the merge.
+	var ok strings.Builder
+	ok.WriteString("INSERT INTO s__ok (tenant_id, query) VALUES ")
+	okArgs := make([]any, 0, 2*len(arms))
+	for i, a := range arms {
+		if i > 0 {
+			ok.WriteString(", ")
+		}
+		ok.WriteString("(?, ?)")
+		okArgs = append(okArgs, a.t.ID, q.name)
+	}
+	if _, err := w.conn.ExecContext(ctx, ok.String(), okArgs...); err != nil {
+		w.deleteStaged(ctx, q, arms)
+		return 0, err
+	}
+	return n, nil
+}
+
+func (w *batchWorker) deleteStaged(ctx context.Context, q preparedQuery, arms []arm) {
+	if !w.created[q.name] {
+		return
+	}
+	ph := strings.TrimSuffix(strings.Repeat("?,", len(arms)), ",")
+	args := make([]any, len(arms))
+	for i, a := range arms {
+		args[i] = a.t.ID
+	}
+	w.conn.ExecContext(ctx, "DELETE FROM "+quoteIdent("s_"+q.name)+" WHERE tenant_id IN ("+ph+")", args...)
+	w.conn.ExecContext(ctx, "DELETE FROM s__ok WHERE query = ? AND tenant_id IN ("+ph+")", append([]any{q.name}, args...)...)
+}
+
+// tenantMessage is the database's own message, with the slot schema we
+// chose (t3) named back as the user wrote it (tenant).
+func tenantMessage(err error, slot int) string {
+	msg := sqlite.Message(err)
+	re := regexp.MustCompile(`\b` + slotName(slot) + `\.`)
+	return re.ReplaceAllString(msg, "tenant.")
+}
+
+func quoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
