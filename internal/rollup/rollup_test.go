@@ -35,6 +35,11 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		os.Exit(0)
+	case naiveRole:
+		if err := worker.Serve(os.Stdin, os.Stdout, serveNaive); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }

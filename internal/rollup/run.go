@@ -57,6 +57,8 @@ type Summary struct {
 	Rows      int64
 	Duration  time.Duration
 	Failures  []metrics.TenantError
+	// WorkerMaxRSS is the largest peak memory of any worker process, bytes.
+	WorkerMaxRSS int64
 }
 
 // String is the one-line summary `attache run` prints.
@@ -193,13 +195,13 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 		}
 	}
 	var staging []string
-	var rows int64
+	var rows, maxRSS int64
 	if len(p.read) > 0 {
 		out, err := dispatch(ctx, cfg, queries, p.read, stagingDir, false, opt.Progress, log)
 		if err != nil {
 			return nil, err
 		}
-		staging, rows = out.staging, out.rows
+		staging, rows, maxRSS = out.staging, out.rows, out.maxRSS
 		for _, f := range out.failures {
 			fails[f.Tenant] = append(fails[f.Tenant], f)
 		}
@@ -213,6 +215,7 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 		return nil, fmt.Errorf("merge into metrics DB: %w", err)
 	}
 	sum.Total = len(fleet)
+	sum.WorkerMaxRSS = maxRSS
 	return sum, nil
 }
 
@@ -278,6 +281,7 @@ type dispatched struct {
 	staging  []string
 	failures []failure
 	rows     int64
+	maxRSS   int64
 }
 
 // dispatch feeds batches to worker processes. A worker that dies (a crash
@@ -477,6 +481,7 @@ func (d *dispatcher) work() {
 		}
 		d.out.failures = append(d.out.failures, s.failures...)
 		d.out.rows += s.rows
+		d.out.maxRSS = max(d.out.maxRSS, s.proc.MaxRSS())
 		d.mu.Unlock()
 	}
 }

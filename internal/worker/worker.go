@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -109,6 +110,19 @@ func (p *Proc) Call(req, resp any, timeout time.Duration) error {
 		return fmt.Errorf("worker process died (%s): %w", p.cmd.ProcessState, err)
 	}
 	return nil
+}
+
+// MaxRSS is the child's peak resident memory in bytes, known once it exited.
+func (p *Proc) MaxRSS() int64 {
+	select {
+	case <-p.done:
+	default:
+		return 0
+	}
+	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss * 1024 // Linux reports KiB
+	}
+	return 0
 }
 
 // Close ends the child: its stdin closes, and it exits when it sees EOF.

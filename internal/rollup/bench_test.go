@@ -1,0 +1,264 @@
+package rollup
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/attache/attache/internal/config"
+	"github.com/attache/attache/internal/demo"
+	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/query"
+	"github.com/attache/attache/internal/tenant"
+	"github.com/attache/attache/internal/worker"
+)
+
+// The fleet benchmark compares, in one process run, `attache run --full`
+// with the naive loop (open each tenant, run the queries, scan rows into
+// Go, close) and with the sqlite3 shell running the same ATTACH batches.
+//
+//	ATTACHE_BENCH_TENANTS=10000 go test ./internal/rollup -run '^$' -bench Fleet -benchtime 1x -timeout 60m
+//
+// The fleet is generated once into ATTACHE_BENCH_DIR (default: the system
+// temp folder) and reused by later runs.
+
+const naiveRole = "bench-naive"
+
+func benchFleet(b *testing.B) (*config.Config, int) {
+	b.Helper()
+	n := 1000
+	if v := os.Getenv("ATTACHE_BENCH_TENANTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatalf("ATTACHE_BENCH_TENANTS=%q: %v", v, err)
+		}
+	}
+	base := os.Getenv("ATTACHE_BENCH_DIR")
+	if base == "" {
+		base = os.TempDir()
+	}
+	dir := filepath.Join(base, fmt.Sprintf("attache-bench-%d", n))
+	marker := filepath.Join(dir, "ready")
+	if _, err := os.Stat(marker); err != nil {
+		start := time.Now()
+		_, err := demo.Generate(context.Background(), demo.Options{Dir: filepath.Join(dir, "tenants"), Tenants: n, Seed: 1,
+			Now: time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		os.WriteFile(marker, nil, 0o644)
+		b.Logf("generated %d tenants in %s", n, time.Since(start).Round(time.Second))
+	}
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	cfg := config.Default()
+	cfg.Tenants.Dir = filepath.Join(dir, "tenants")
+	cfg.Queries = filepath.Join(root, "queries")
+	cfg.QueriesFS = os.DirFS(cfg.Queries)
+	cfg.Metrics = filepath.Join(b.TempDir(), "metrics.db")
+	return &cfg, n
+}
+
+func BenchmarkFleet(b *testing.B) {
+	cfg, n := benchFleet(b)
+	ctx := context.Background()
+	queries, err := SelectQueries(cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fleet, err := tenant.List(ctx, cfg.Tenants)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var size int64
+	for _, t := range fleet {
+		size += t.Size
+	}
+	b.Logf("fleet: %d tenants, %.0f MB, %d queries, %d workers", n, float64(size)/1e6, len(queries), cfg.Workers)
+	mdb, err := metrics.Open(ctx, cfg.Metrics, time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mdb.Close()
+
+	var full, rerun, naive, shell time.Duration
+	b.Run("run-full", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			sum, err := Run(ctx, cfg, mdb, Options{Full: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			full = sum.Duration
+			b.ReportMetric(float64(sum.WorkerMaxRSS)/1e6, "worker-maxrss-MB")
+			b.ReportMetric(float64(sum.Failed), "failed-tenants")
+		}
+		b.ReportMetric(selfMaxRSS()/1e6, "coordinator-maxrss-MB")
+	})
+	b.Run("rerun-unchanged", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			sum, err := Run(ctx, cfg, mdb, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if sum.Read != 0 {
+				b.Fatalf("rerun read %d tenants, want 0", sum.Read)
+			}
+			rerun = sum.Duration
+		}
+	})
+	b.Run("naive-loop", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			start := time.Now()
+			if err := naiveLoop(fleet, queries); err != nil {
+				b.Logf("naive loop failed: %v", err)
+				b.ReportMetric(1, "crashed")
+			}
+			naive = time.Since(start)
+		}
+	})
+	b.Run("sqlite3-shell", func(b *testing.B) {
+		if _, err := exec.LookPath("sqlite3"); err != nil {
+			b.Skip("sqlite3 shell not installed")
+		}
+		script := shellScript(b, fleet, queries, cfg.BatchSize)
+		for i := 0; i < b.N; i++ {
+			start := time.Now()
+			out, err := exec.Command("sqlite3", ":memory:", ".read "+script).CombinedOutput()
+			if err != nil {
+				b.Fatalf("sqlite3: %v: %s", err, out)
+			}
+			shell = time.Since(start)
+		}
+	})
+	if full > 0 && naive > 0 {
+		b.Logf("run --full %.2fs, rerun %.2fs, naive loop %.2fs, sqlite3 shell %.2fs", full.Seconds(), rerun.Seconds(), naive.Seconds(), shell.Seconds())
+		b.Logf("ratios: run/naive %.2f, run/shell %.2f, rerun/run %.3f", full.Seconds()/naive.Seconds(), full.Seconds()/shell.Seconds(), rerun.Seconds()/full.Seconds())
+	}
+}
+
+func selfMaxRSS() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Maxrss * 1024)
+}
+
+type naiveRequest struct {
+	Tenants []batchTenant
+	Queries []workQuery
+}
+
+type naiveResponse struct {
+	Rows int64
+	Err  string
+}
+
+// naiveLoop runs the naive reader in a child process, because opening and
+// closing go-libsql databases in a loop can crash the process.
+func naiveLoop(fleet []tenant.Tenant, queries []*query.Query) error {
+	proc, err := worker.Start(naiveRole)
+	if err != nil {
+		return err
+	}
+	defer proc.Close()
+	req := naiveRequest{}
+	for _, t := range fleet {
+		req.Tenants = append(req.Tenants, batchTenant{ID: t.ID, Path: t.Path})
+	}
+	for _, q := range queries {
+		req.Queries = append(req.Queries, workQuery{Name: q.Name, SQL: q.SQL})
+	}
+	var resp naiveResponse
+	if err := proc.Call(&req, &resp, time.Hour); err != nil {
+		return err
+	}
+	if resp.Err != "" {
+		return fmt.Errorf("%s", resp.Err)
+	}
+	return nil
+}
+
+// serveNaive is the naive reader: per tenant, open, ATTACH itself as
+// "tenant" (so the query runs unchanged), scan every row into Go, close.
+func serveNaive(req *naiveRequest) *naiveResponse {
+	resp := &naiveResponse{}
+	ctx := context.Background()
+	for _, t := range req.Tenants {
+		db, err := sql.Open("libsql", "file:"+t.Path)
+		if err != nil {
+			continue
+		}
+		conn, err := db.Conn(ctx)
+		if err == nil {
+			conn.ExecContext(ctx, "ATTACH ? AS tenant", "file:"+t.Path+"?mode=ro")
+			for _, q := range req.Queries {
+				rows, err := conn.QueryContext(ctx, q.SQL)
+				if err != nil {
+					continue
+				}
+				cols, _ := rows.Columns()
+				vals := make([]any, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				for rows.Next() {
+					rows.Scan(ptrs...)
+					resp.Rows++
+				}
+				rows.Close()
+			}
+			conn.Close()
+		}
+		db.Close()
+	}
+	return resp
+}
+
+// shellScript writes the same ATTACH batches as a sqlite3 script: per batch,
+// attach up to 10 tenants read-only, one INSERT … UNION ALL per query into
+// a temp table, detach.
+func shellScript(b *testing.B, fleet []tenant.Tenant, queries []*query.Query, size int) string {
+	var s strings.Builder
+	for _, q := range queries {
+		fmt.Fprintf(&s, "CREATE TEMP TABLE IF NOT EXISTS %s AS SELECT '' AS tenant_id, * FROM (%s) LIMIT 0;\n", "s_"+q.Name, mustRewrite(b, q.SQL, "t0"))
+	}
+	for i := 0; i < len(fleet); i += size {
+		batch := fleet[i:min(i+size, len(fleet))]
+		for j, t := range batch {
+			fmt.Fprintf(&s, "ATTACH 'file:%s?mode=ro' AS t%d;\n", strings.ReplaceAll(t.Path, "'", "''"), j)
+		}
+		for _, q := range queries {
+			fmt.Fprintf(&s, "INSERT INTO s_%s ", q.Name)
+			for j, t := range batch {
+				if j > 0 {
+					s.WriteString(" UNION ALL ")
+				}
+				fmt.Fprintf(&s, "SELECT '%s', * FROM (%s)", strings.ReplaceAll(t.ID, "'", "''"), mustRewrite(b, q.SQL, fmt.Sprintf("t%d", j)))
+			}
+			s.WriteString(";\n")
+		}
+		for j := range batch {
+			fmt.Fprintf(&s, "DETACH t%d;\n", j)
+		}
+	}
+	path := filepath.Join(b.TempDir(), "batches.sql")
+	if err := os.WriteFile(path, []byte(".bail off\n"+s.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+func mustRewrite(b *testing.B, sqlText, schema string) string {
+	s, err := query.Rewrite(sqlText, schema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
