@@ -26,7 +26,6 @@ type merge struct {
 	staging    []string
 	bucketAt   time.Time
 	finishedAt time.Time
-	rows       int64
 	conn       *sql.Conn
 }
 
@@ -57,8 +56,8 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 		schemas = append(schemas, s)
 	}
 	for _, stmt := range []string{
-		"CREATE TEMP TABLE IF NOT EXISTS run_tenants (id TEXT PRIMARY KEY, location TEXT, size INTEGER, modified_at TEXT, fingerprint TEXT, status TEXT, error TEXT)",
-		"CREATE TEMP TABLE IF NOT EXISTS run_failures (tenant_id TEXT, query TEXT, error TEXT)",
+		"CREATE TEMP TABLE IF NOT EXISTS run_tenants (id TEXT PRIMARY KEY, location TEXT, size INTEGER, modified_at TEXT, fingerprint TEXT, plan TEXT, status TEXT, error TEXT)",
+		"CREATE TEMP TABLE IF NOT EXISTS run_failures (tenant_id TEXT, query TEXT, error TEXT, lasting INTEGER)",
 		"CREATE TEMP TABLE IF NOT EXISTS run_ok (query TEXT, tenant_id TEXT, PRIMARY KEY (query, tenant_id)) WITHOUT ROWID",
 		"DELETE FROM temp.run_tenants", "DELETE FROM temp.run_failures", "DELETE FROM temp.run_ok",
 	} {
@@ -66,7 +65,7 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 			return nil, err
 		}
 	}
-	sum := &Summary{Read: len(m.plan.read), Unchanged: len(m.plan.unchanged)}
+	sum := &Summary{Read: len(m.plan.read)}
 	if err := m.loadTemp(ctx, conn, sum); err != nil {
 		return nil, err
 	}
@@ -94,7 +93,7 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 			  ON CONFLICT (id) DO UPDATE SET location = excluded.location, size_bytes = excluded.size_bytes,
 			    modified_at = excluded.modified_at, last_seen = excluded.last_seen,
 			    last_ok_at = coalesce(excluded.last_ok_at, tenants.last_ok_at),
-			    last_error = CASE (SELECT status FROM temp.run_tenants r WHERE r.id = excluded.id) WHEN 'unchanged' THEN tenants.last_error ELSE excluded.last_error END`, []any{now}},
+			    last_error = excluded.last_error`, []any{now}},
 			{"INSERT INTO tenant_errors (run_id, tenant_id, query, error) SELECT ?, tenant_id, query, error FROM temp.run_failures", []any{m.runID}},
 			{`UPDATE runs SET finished_at = ?, status = 'ok', tenants_total = ?, tenants_ok = ?, tenants_failed = ?, tenants_unchanged = ?, rows_written = ? WHERE id = ?`,
 				[]any{now, sum.OK + sum.Failed + sum.Unchanged, sum.OK, sum.Failed, sum.Unchanged, sum.Rows, m.runID}},
@@ -116,15 +115,16 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 // merge is set-based SQL instead of a statement per tenant.
 func (m *merge) loadTemp(ctx context.Context, conn *sql.Conn, sum *Summary) error {
 	type row struct {
-		id, loc, mod, fp, status, err string
-		size                          int64
+		t            tenant.Tenant
+		plan, status string
+		err          string
 	}
 	var rows []row
-	add := func(status string, ts []tenant.Tenant) {
+	add := func(plan string, ts []tenant.Tenant) {
 		for _, t := range ts {
-			r := row{id: t.ID, loc: t.Path, size: t.Size, fp: t.Fingerprint, status: status}
-			if !t.ModTime.IsZero() {
-				r.mod = metrics.Format(t.ModTime)
+			r := row{t: t, plan: plan, status: "ok"}
+			if plan == "unchanged" {
+				r.status = "unchanged"
 			}
 			if f := m.fails[t.ID]; len(f) > 0 {
 				r.status = "failed"
@@ -134,36 +134,36 @@ func (m *merge) loadTemp(ctx context.Context, conn *sql.Conn, sum *Summary) erro
 				}
 				r.err = strings.Join(msgs, "; ")
 			}
+			switch r.status {
+			case "ok":
+				sum.OK++
+			case "unchanged":
+				sum.Unchanged++
+			case "failed":
+				sum.Failed++
+			}
 			rows = append(rows, r)
 		}
 	}
-	add("ok", m.plan.read)
+	add("read", m.plan.read)
 	add("unchanged", m.plan.unchanged)
-	add("failed", m.plan.missing)
-	for _, r := range rows {
-		switch r.status {
-		case "ok":
-			sum.OK++
-		case "failed":
-			sum.Failed++
-		}
-	}
+	add("missing", m.plan.missing)
 	const chunk = 100
 	for i := 0; i < len(rows); i += chunk {
 		part := rows[i:min(i+chunk, len(rows))]
 		var b strings.Builder
-		b.WriteString("INSERT INTO temp.run_tenants (id, location, size, modified_at, fingerprint, status, error) VALUES ")
-		args := make([]any, 0, 7*len(part))
+		b.WriteString("INSERT INTO temp.run_tenants (id, location, size, modified_at, fingerprint, plan, status, error) VALUES ")
+		args := make([]any, 0, 8*len(part))
 		for j, r := range part {
 			if j > 0 {
 				b.WriteString(",")
 			}
-			b.WriteString("(?,?,?,?,?,?,?)")
+			b.WriteString("(?,?,?,?,?,?,?,?)")
 			var mod any
-			if r.mod != "" {
-				mod = r.mod
+			if !r.t.ModTime.IsZero() {
+				mod = metrics.Format(r.t.ModTime)
 			}
-			args = append(args, r.id, r.loc, r.size, mod, r.fp, r.status, r.err)
+			args = append(args, r.t.ID, r.t.Path, r.t.Size, mod, r.t.Fingerprint, r.plan, r.status, r.err)
 		}
 		if _, err := conn.ExecContext(ctx, b.String(), args...); err != nil {
 			return fmt.Errorf("%s", sqlite.Message(err))
@@ -181,14 +181,14 @@ func (m *merge) loadTemp(ctx context.Context, conn *sql.Conn, sum *Summary) erro
 	for i := 0; i < len(all); i += chunk {
 		part := all[i:min(i+chunk, len(all))]
 		var b strings.Builder
-		b.WriteString("INSERT INTO temp.run_failures (tenant_id, query, error) VALUES ")
-		args := make([]any, 0, 3*len(part))
+		b.WriteString("INSERT INTO temp.run_failures (tenant_id, query, error, lasting) VALUES ")
+		args := make([]any, 0, 4*len(part))
 		for j, f := range part {
 			if j > 0 {
 				b.WriteString(",")
 			}
-			b.WriteString("(?,?,?)")
-			args = append(args, f.Tenant, f.Query, f.Error)
+			b.WriteString("(?,?,?,?)")
+			args = append(args, f.Tenant, f.Query, f.Error, lasting(f.Error))
 		}
 		if _, err := conn.ExecContext(ctx, b.String(), args...); err != nil {
 			return fmt.Errorf("%s", sqlite.Message(err))
@@ -316,9 +316,10 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 		list := strings.Join(quoted, ", ")
 		n, err := exec(`INSERT INTO `+table+` (tenant_id, bucket, `+strings.ReplaceAll(list, "r.", "")+`)
 			SELECT r.tenant_id, ?1, `+list+` FROM `+table+` r
-			JOIN temp.run_tenants u ON u.id = r.tenant_id AND u.status = 'unchanged'
-			WHERE r.bucket = (SELECT max(bucket) FROM `+table+` x WHERE x.tenant_id = r.tenant_id AND x.bucket < ?1)
-			  AND NOT EXISTS (SELECT 1 FROM `+table+` y WHERE y.tenant_id = r.tenant_id AND y.bucket = ?1)`, bucket)
+			JOIN temp.run_tenants u ON u.id = r.tenant_id AND u.plan = 'unchanged'
+			WHERE r.tenant_id NOT IN (SELECT tenant_id FROM temp.run_failures WHERE query = ?2)
+			  AND r.bucket = (SELECT max(bucket) FROM `+table+` x WHERE x.tenant_id = r.tenant_id AND x.bucket < ?1)
+			  AND NOT EXISTS (SELECT 1 FROM `+table+` y WHERE y.tenant_id = r.tenant_id AND y.bucket = ?1)`, bucket, q.Name)
 		if err != nil {
 			return 0, err
 		}
@@ -329,12 +330,19 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 		sql  string
 		args []any
 	}{
-		{`INSERT INTO rollup_state (tenant_id, query, fingerprint, sql_hash, run_id)
-		  SELECT o.tenant_id, o.query, t.fingerprint, ?, ? FROM temp.run_ok o JOIN temp.run_tenants t ON t.id = o.tenant_id WHERE o.query = ?
-		  ON CONFLICT (tenant_id, query) DO UPDATE SET fingerprint = excluded.fingerprint, sql_hash = excluded.sql_hash, run_id = excluded.run_id`,
+		{`INSERT INTO rollup_state (tenant_id, query, fingerprint, sql_hash, run_id, error)
+		  SELECT o.tenant_id, o.query, t.fingerprint, ?, ?, NULL FROM temp.run_ok o JOIN temp.run_tenants t ON t.id = o.tenant_id WHERE o.query = ?
+		  ON CONFLICT (tenant_id, query) DO UPDATE SET fingerprint = excluded.fingerprint, sql_hash = excluded.sql_hash, run_id = excluded.run_id, error = NULL`,
 			[]any{hashQuery(q), m.runID, q.Name}},
-		// A tenant that failed a query is read again next time.
-		{"DELETE FROM rollup_state WHERE query = ? AND tenant_id IN (SELECT tenant_id FROM temp.run_failures WHERE query = ?)", []any{q.Name, q.Name}},
+		// A lasting failure is remembered with the file state that caused
+		// it, so the unchanged file is not read again just to fail again;
+		// any other failure is forgotten, so the tenant is read next time.
+		{`INSERT INTO rollup_state (tenant_id, query, fingerprint, sql_hash, run_id, error)
+		  SELECT f.tenant_id, f.query, t.fingerprint, ?, ?, f.error FROM temp.run_failures f JOIN temp.run_tenants t ON t.id = f.tenant_id
+		  WHERE f.query = ? AND t.plan = 'read' AND f.lasting
+		  ON CONFLICT (tenant_id, query) DO UPDATE SET fingerprint = excluded.fingerprint, sql_hash = excluded.sql_hash, run_id = excluded.run_id, error = excluded.error`,
+			[]any{hashQuery(q), m.runID, q.Name}},
+		{`DELETE FROM rollup_state WHERE query = ? AND tenant_id IN (SELECT tenant_id FROM temp.run_failures WHERE query = ? AND NOT lasting)`, []any{q.Name, q.Name}},
 		{`INSERT INTO rollups (name, description, mode, grain, columns, sql_hash, last_run_id) VALUES (?, ?, ?, ?, ?, ?, ?)
 		  ON CONFLICT (name) DO UPDATE SET description = excluded.description, mode = excluded.mode, grain = excluded.grain,
 		    columns = excluded.columns, sql_hash = excluded.sql_hash, last_run_id = excluded.last_run_id`,

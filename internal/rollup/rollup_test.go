@@ -270,6 +270,15 @@ func TestHostileTenants(t *testing.T) {
 	if after := hashes(t, e.dir); !reflect.DeepEqual(before, after) {
 		t.Fatal("tenant files changed during the run")
 	}
+	// Next run: the lock is gone, so that tenant is read again and lands;
+	// the others would fail the same way, so they are reported, not read.
+	sum = e.run(t, Options{})
+	if sum.Read != 1 || sum.OK != 1 || sum.Failed != 4 || sum.Unchanged != 10 {
+		t.Fatalf("second run = %+v, want the locked tenant read, 4 lasting failures, 10 unchanged", sum)
+	}
+	if got := e.rows(t, "SELECT count(DISTINCT tenant_id) FROM tenant_errors WHERE run_id = ?", sum.RunID); got[0][0] != int64(4) {
+		t.Fatalf("second run recorded errors for %v tenants, want 4", got[0][0])
+	}
 }
 
 func TestValuesLandExactly(t *testing.T) {

@@ -169,6 +169,9 @@ type plan struct {
 	read      []tenant.Tenant
 	unchanged []tenant.Tenant
 	missing   []tenant.Tenant
+	// carried are the lasting failures of unchanged tenants: the same file
+	// would fail the same query again, so it is not read, only reported.
+	carried []failure
 }
 
 func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Conn, runID int64, queries []*query.Query, startedAt time.Time, opt Options, log *slog.Logger) (*Summary, error) {
@@ -189,24 +192,27 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 	defer os.RemoveAll(stagingDir)
 
 	fails := map[string][]failure{} // by tenant id
+	for _, f := range p.carried {
+		fails[f.Tenant] = append(fails[f.Tenant], f)
+	}
 	for _, t := range p.missing {
 		for _, q := range queries {
 			fails[t.ID] = append(fails[t.ID], failure{Tenant: t.ID, Query: q.Name, Error: "database file not found at " + t.Path})
 		}
 	}
 	var staging []string
-	var rows, maxRSS int64
+	var maxRSS int64
 	if len(p.read) > 0 {
 		out, err := dispatch(ctx, cfg, queries, p.read, stagingDir, false, opt.Progress, log)
 		if err != nil {
 			return nil, err
 		}
-		staging, rows, maxRSS = out.staging, out.rows, out.maxRSS
+		staging, maxRSS = out.staging, out.maxRSS
 		for _, f := range out.failures {
 			fails[f.Tenant] = append(fails[f.Tenant], f)
 		}
 	}
-	m := &merge{conn: conn, runID: runID, queries: queries, plan: p, fails: fails, staging: staging, bucketAt: startedAt, rows: rows, finishedAt: time.Now()}
+	m := &merge{conn: conn, runID: runID, queries: queries, plan: p, fails: fails, staging: staging, bucketAt: startedAt, finishedAt: time.Now()}
 	if opt.Now != nil {
 		m.finishedAt = opt.Now()
 	}
@@ -223,23 +229,24 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 // their last good read of every selected query (same file, same query).
 func makePlan(ctx context.Context, conn sqlite.Querier, fleet []tenant.Tenant, queries []*query.Query, full bool) (*plan, error) {
 	p := &plan{}
-	state := map[string]map[string]string{} // tenant -> query -> fingerprint/hash
+	type seen struct{ fp, err string }
+	state := map[string]map[string]seen{} // tenant -> query -> fingerprint|hash, lasting error
 	if !full {
-		rows, err := conn.QueryContext(ctx, "SELECT hex(tenant_id), query, fingerprint || '|' || sql_hash FROM rollup_state")
+		rows, err := conn.QueryContext(ctx, "SELECT hex(tenant_id), query, fingerprint || '|' || sql_hash, coalesce(error, '') FROM rollup_state")
 		if err != nil {
 			return nil, fmt.Errorf("read rollup state: %s", sqlite.Message(err))
 		}
 		for rows.Next() {
-			var h, q, fp string
-			if err := rows.Scan(&h, &q, &fp); err != nil {
+			var h, q, fp, msg string
+			if err := rows.Scan(&h, &q, &fp, &msg); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("read rollup state: %s", sqlite.Message(err))
 			}
 			id := unhex(h)
 			if state[id] == nil {
-				state[id] = map[string]string{}
+				state[id] = map[string]seen{}
 			}
-			state[id][q] = fp
+			state[id][q] = seen{fp, msg}
 		}
 		rows.Close()
 	}
@@ -257,15 +264,31 @@ func makePlan(ctx context.Context, conn sqlite.Querier, fleet []tenant.Tenant, q
 			if !same {
 				break
 			}
-			same = state[t.ID][q.Name] == t.Fingerprint+"|"+hashes[i]
+			same = state[t.ID][q.Name].fp == t.Fingerprint+"|"+hashes[i]
 		}
 		if same {
 			p.unchanged = append(p.unchanged, t)
+			for _, q := range queries {
+				if msg := state[t.ID][q.Name].err; msg != "" {
+					p.carried = append(p.carried, failure{Tenant: t.ID, Query: q.Name, Error: msg})
+				}
+			}
 		} else {
 			p.read = append(p.read, t)
 		}
 	}
 	return p, nil
+}
+
+// lasting reports whether a tenant's error will come back as long as its
+// file and the query stay the same; a lock, a timeout or a crash may not.
+func lasting(msg string) bool {
+	for _, s := range []string{"locked", "busy", "batch_timeout", "crashed", "not read", "unable to open", "I/O error", "out of memory"} {
+		if strings.Contains(msg, s) {
+			return false
+		}
+	}
+	return true
 }
 
 func unhex(h string) string {

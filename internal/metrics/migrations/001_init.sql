@@ -50,14 +50,17 @@ CREATE TABLE rollups (
   last_run_id INTEGER
 );
 
--- Incremental bookkeeping: the tenant file state at its last good read of
--- each query. A tenant is read again when either changes.
+-- Incremental bookkeeping: the tenant file state at its last read of each
+-- query, and the error if that read failed for a reason that will not go
+-- away by itself (a schema that lags, a corrupt file). A tenant is read
+-- again when its file or the query changes.
 CREATE TABLE rollup_state (
   tenant_id   TEXT NOT NULL,
   query       TEXT NOT NULL,
   fingerprint TEXT NOT NULL,
   sql_hash    TEXT NOT NULL,
   run_id      INTEGER NOT NULL,
+  error       TEXT,
   PRIMARY KEY (tenant_id, query)
 ) WITHOUT ROWID;
 
