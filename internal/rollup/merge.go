@@ -333,7 +333,7 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 		{`INSERT INTO rollup_state (tenant_id, query, fingerprint, sql_hash, run_id, error)
 		  SELECT o.tenant_id, o.query, t.fingerprint, ?, ?, NULL FROM temp.run_ok o JOIN temp.run_tenants t ON t.id = o.tenant_id WHERE o.query = ?
 		  ON CONFLICT (tenant_id, query) DO UPDATE SET fingerprint = excluded.fingerprint, sql_hash = excluded.sql_hash, run_id = excluded.run_id, error = NULL`,
-			[]any{hashQuery(q), m.runID, q.Name}},
+			[]any{stateHash(q, m.bucketAt), m.runID, q.Name}},
 		// A lasting failure is remembered with the file state that caused
 		// it, so the unchanged file is not read again just to fail again;
 		// any other failure is forgotten, so the tenant is read next time.
@@ -341,7 +341,7 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 		  SELECT f.tenant_id, f.query, t.fingerprint, ?, ?, f.error FROM temp.run_failures f JOIN temp.run_tenants t ON t.id = f.tenant_id
 		  WHERE f.query = ? AND t.plan = 'read' AND f.lasting
 		  ON CONFLICT (tenant_id, query) DO UPDATE SET fingerprint = excluded.fingerprint, sql_hash = excluded.sql_hash, run_id = excluded.run_id, error = excluded.error`,
-			[]any{hashQuery(q), m.runID, q.Name}},
+			[]any{stateHash(q, m.bucketAt), m.runID, q.Name}},
 		{`DELETE FROM rollup_state WHERE query = ? AND tenant_id IN (SELECT tenant_id FROM temp.run_failures WHERE query = ? AND NOT lasting)`, []any{q.Name, q.Name}},
 		{`INSERT INTO rollups (name, description, mode, grain, columns, sql_hash, last_run_id) VALUES (?, ?, ?, ?, ?, ?, ?)
 		  ON CONFLICT (name) DO UPDATE SET description = excluded.description, mode = excluded.mode, grain = excluded.grain,

@@ -472,3 +472,18 @@ func TestAdhoc(t *testing.T) {
 		t.Fatal("adhoc changed tenant files")
 	}
 }
+
+func TestClockQueriesAreReadOncePerPeriod(t *testing.T) {
+	e := setup(t, map[string]string{"recent": "-- grain: day\nSELECT count(*) AS n FROM tenant.todos WHERE due <= date('now')"})
+	todoTenant(t, e.dir, "a", 2)
+	at := func(h int) Options {
+		return Options{Now: func() time.Time { return time.Date(2026, 11, 22, h, 0, 0, 0, time.UTC) }}
+	}
+	e.run(t, at(1))
+	if sum := e.run(t, at(2)); sum.Read != 0 {
+		t.Fatalf("same day: read %d, want 0", sum.Read)
+	}
+	if sum := e.run(t, at(26)); sum.Read != 1 {
+		t.Fatalf("next day: read %d, want 1: a query that reads the clock is recomputed each period", sum.Read)
+	}
+}

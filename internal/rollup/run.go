@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -102,6 +103,20 @@ func hashQuery(q *query.Query) string {
 	return hex.EncodeToString(h[:8])
 }
 
+// clockRe finds SQL whose answer changes with time, not only with data.
+var clockRe = regexp.MustCompile(`(?i)'now'|\bcurrent_(timestamp|date|time)\b`)
+
+// stateHash is what must match for an unchanged tenant to be skipped: the
+// query, and for a query that reads the clock ('now') also the period, so
+// such a query is read once per bucket instead of carried forward forever.
+func stateHash(q *query.Query, at time.Time) string {
+	h := hashQuery(q)
+	if clockRe.MatchString(q.SQL) {
+		h += "@" + query.Bucket(q.Grain, at)
+	}
+	return h
+}
+
 // Run reads the fleet once into rollups. It holds the metrics DB's run lock
 // for its whole length; a second run gets an error wrapping
 // metrics.ErrRunInProgress. Tenant failures do not fail the run: they are
@@ -179,7 +194,7 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 	if err != nil {
 		return nil, err
 	}
-	p, err := makePlan(ctx, conn, fleet, queries, opt.Full)
+	p, err := makePlan(ctx, conn, fleet, queries, opt.Full, startedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +242,7 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 
 // makePlan splits the fleet into tenants to read and tenants unchanged since
 // their last good read of every selected query (same file, same query).
-func makePlan(ctx context.Context, conn sqlite.Querier, fleet []tenant.Tenant, queries []*query.Query, full bool) (*plan, error) {
+func makePlan(ctx context.Context, conn sqlite.Querier, fleet []tenant.Tenant, queries []*query.Query, full bool, at time.Time) (*plan, error) {
 	p := &plan{}
 	type seen struct{ fp, err string }
 	state := map[string]map[string]seen{} // tenant -> query -> fingerprint|hash, lasting error
@@ -252,7 +267,7 @@ func makePlan(ctx context.Context, conn sqlite.Querier, fleet []tenant.Tenant, q
 	}
 	hashes := make([]string, len(queries))
 	for i, q := range queries {
-		hashes[i] = hashQuery(q)
+		hashes[i] = stateHash(q, at)
 	}
 	for _, t := range fleet {
 		if t.Missing {
