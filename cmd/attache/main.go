@@ -63,9 +63,13 @@ type Env struct {
 	Stderr io.Writer
 }
 
-// Log returns a text logger on stderr.
+// Log returns a text logger on stderr; ATTACHE_LOG=debug shows more.
 func (e *Env) Log() *slog.Logger {
-	return slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	level := slog.LevelInfo
+	if os.Getenv("ATTACHE_LOG") == "debug" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
 type command struct {

@@ -216,20 +216,20 @@ func Parse(data []byte, dir string) (*Config, error) {
 	// Strict decode first, so an unknown key is reported at its own line.
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	var probe Config = Default()
-	if err := dec.Decode(&probe); err != nil && !errors.Is(err, io.EOF) {
-		return nil, friendlyYAML(err)
-	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, friendlyYAML(err)
+		return nil, friendlyYAML(err, nil)
+	}
+	probe := Default()
+	if err := dec.Decode(&probe); err != nil && !errors.Is(err, io.EOF) {
+		return nil, friendlyYAML(err, &root)
 	}
 	if err := expandEnv(&root, ""); err != nil {
 		return nil, err
 	}
 	if len(root.Content) > 0 {
 		if err := root.Decode(&cfg); err != nil {
-			return nil, friendlyYAML(err)
+			return nil, friendlyYAML(err, &root)
 		}
 	}
 	cfg.resolve(dir)
@@ -239,12 +239,55 @@ func Parse(data []byte, dir string) (*Config, error) {
 	return &cfg, nil
 }
 
-func friendlyYAML(err error) error {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n  ")
-	msg = strings.ReplaceAll(msg, "not found in type config.", "is not a known key in ")
-	msg = strings.ReplaceAll(msg, "\n  ", "; ")
-	return fmt.Errorf("%s (see the configuration reference in README.md)", msg)
+// friendlyYAML rewrites yaml.v3's messages to name the key at fault.
+func friendlyYAML(err error, root *yaml.Node) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
+	var parts []string
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		var n int
+		if _, err := fmt.Sscanf(line, "line %d:", &n); err == nil && root != nil {
+			if key := keyAtLine(root, n, ""); key != "" {
+				line = key + ": " + line
+			}
+		}
+		line = strings.Replace(line, "not found in type config.", "is not a known key in ", 1)
+		line = strings.Replace(line, "cannot unmarshal !!str", "cannot read the text", 1)
+		parts = append(parts, line)
+	}
+	return fmt.Errorf("%s (see the configuration reference in README.md)", strings.Join(parts, "; "))
+}
+
+// keyAtLine finds the dotted key whose value sits on line.
+func keyAtLine(n *yaml.Node, line int, prefix string) string {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := prefix
+			if n.Kind == yaml.SequenceNode {
+				p = fmt.Sprintf("%s[%d]", prefix, i)
+			}
+			if k := keyAtLine(c, line, p); k != "" {
+				return k
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			name := k.Value
+			if prefix != "" {
+				name = prefix + "." + k.Value
+			}
+			if found := keyAtLine(v, line, name); found != "" {
+				return found
+			}
+			if k.Line == line || (v.Kind == yaml.ScalarNode && v.Line == line) {
+				return name
+			}
+		}
+	}
+	return ""
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)

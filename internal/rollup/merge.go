@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
@@ -27,14 +28,17 @@ type merge struct {
 	bucketAt   time.Time
 	finishedAt time.Time
 	conn       *sql.Conn
+	log        *slog.Logger
 }
 
 func (m *merge) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	start := time.Now()
 	res, err := m.conn.ExecContext(ctx, q, args...)
 	if err != nil {
 		return 0, fmt.Errorf("%s", sqlite.Message(err))
 	}
 	n, _ := res.RowsAffected()
+	m.log.Debug("merge step", "ms", time.Since(start).Milliseconds(), "rows", n, "sql", strings.Join(strings.Fields(q), " ")[:min(len(q), 90)])
 	return n, nil
 }
 

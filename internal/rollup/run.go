@@ -217,6 +217,7 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 	}
 	var staging []string
 	var maxRSS int64
+	phase := time.Now()
 	if len(p.read) > 0 {
 		out, err := dispatch(ctx, cfg, queries, p.read, stagingDir, false, opt.Progress, log)
 		if err != nil {
@@ -227,7 +228,8 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 			fails[f.Tenant] = append(fails[f.Tenant], f)
 		}
 	}
-	m := &merge{conn: conn, runID: runID, queries: queries, plan: p, fails: fails, staging: staging, bucketAt: startedAt, finishedAt: time.Now()}
+	log.Debug("tenants read", "seconds", time.Since(phase).Seconds())
+	m := &merge{log: log, conn: conn, runID: runID, queries: queries, plan: p, fails: fails, staging: staging, bucketAt: startedAt, finishedAt: time.Now()}
 	if opt.Now != nil {
 		m.finishedAt = opt.Now()
 	}

@@ -74,8 +74,16 @@ type batchWorker struct {
 }
 
 type preparedQuery struct {
-	name  string
-	slots [config.MaxBatch]string // the SQL rewritten for t0..t9
+	name string
+}
+
+// view is the temp view holding q's SQL rewritten for slot i. Views are
+// bound by schema name when used, so one view per slot serves every tenant
+// attached there, and a batch statement stays short: go-libsql parses each
+// statement's text in Go before SQLite sees it, which for ten inlined
+// copies of a long query cost more than running it.
+func (q preparedQuery) view(i int) string {
+	return quoteIdent(fmt.Sprintf("v_%s_%d", q.name, i))
 }
 
 func (w *batchWorker) handle(req *request) *response {
@@ -118,12 +126,14 @@ func (w *batchWorker) init(ctx context.Context, in *initRequest) error {
 	}
 	for _, q := range in.Queries {
 		pq := preparedQuery{name: q.Name}
-		for i := range pq.slots {
+		for i := 0; i < config.MaxBatch; i++ {
 			s, err := query.Rewrite(q.SQL, slotName(i))
 			if err != nil {
 				return fmt.Errorf("query %s: %w", q.Name, err)
 			}
-			pq.slots[i] = s
+			if _, err := conn.ExecContext(ctx, "CREATE TEMP VIEW "+pq.view(i)+" AS "+s); err != nil {
+				return fmt.Errorf("query %s: %s", q.Name, sqlite.Message(err))
+			}
 		}
 		w.queries = append(w.queries, pq)
 	}
@@ -165,6 +175,7 @@ func (w *batchWorker) batch(ctx context.Context, tenants []batchTenant) *respons
 			w.conn.ExecContext(ctx, "DETACH "+slotName(a.slot))
 		}
 	}()
+	var okArgs []any
 	for _, q := range w.queries {
 		if len(arms) == 0 {
 			break
@@ -172,6 +183,23 @@ func (w *batchWorker) batch(ctx context.Context, tenants []batchTenant) *respons
 		n, fails := w.runQuery(ctx, q, arms)
 		resp.Rows += n
 		resp.Failures = append(resp.Failures, fails...)
+		failed := map[string]bool{}
+		for _, f := range fails {
+			failed[f.Tenant] = true
+		}
+		for _, a := range arms {
+			if !failed[a.t.ID] {
+				okArgs = append(okArgs, a.t.ID, q.name)
+			}
+		}
+	}
+	if len(okArgs) > 0 && !w.check {
+		// Which tenants ran which query fine, recorded inside SQLite for the
+		// merge, in one statement per batch.
+		stmt := "INSERT INTO s__ok (tenant_id, query) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?),", len(okArgs)/2), ",")
+		if _, err := w.conn.ExecContext(ctx, stmt, okArgs...); err != nil {
+			return &response{Err: "staging: " + sqlite.Message(err)}
+		}
 	}
 	return resp
 }
@@ -221,7 +249,7 @@ func (w *batchWorker) createStaging(ctx context.Context, q preparedQuery, arms [
 	var cols []string
 	var lastErr error
 	for _, a := range arms {
-		rows, err := w.conn.QueryContext(ctx, "SELECT * FROM (\n"+q.slots[a.slot]+"\n) LIMIT 0")
+		rows, err := w.conn.QueryContext(ctx, "SELECT * FROM "+q.view(a.slot)+" LIMIT 0")
 		if err != nil {
 			lastErr = errors.New(tenantMessage(err, a.slot))
 			continue
@@ -271,7 +299,7 @@ func (w *batchWorker) exec(ctx context.Context, q preparedQuery, arms []arm) (in
 		if i > 0 {
 			b.WriteString("\nUNION ALL\n")
 		}
-		fmt.Fprintf(&b, "SELECT ?%d AS tenant_id, * FROM (\n%s\n)", i+1, q.slots[a.slot])
+		fmt.Fprintf(&b, "SELECT ?%d AS tenant_id, * FROM %s", i+1, q.view(a.slot))
 		args = append(args, a.t.ID)
 	}
 	if w.check {
@@ -286,21 +314,6 @@ func (w *batchWorker) exec(ctx context.Context, q preparedQuery, arms []arm) (in
 		return 0, err
 	}
 	n, _ := res.RowsAffected()
-	// Record which tenants ran q fine, inside SQLite, for the merge.
-	var ok strings.Builder
-	ok.WriteString("INSERT INTO s__ok (tenant_id, query) VALUES ")
-	okArgs := make([]any, 0, 2*len(arms))
-	for i, a := range arms {
-		if i > 0 {
-			ok.WriteString(", ")
-		}
-		ok.WriteString("(?, ?)")
-		okArgs = append(okArgs, a.t.ID, q.name)
-	}
-	if _, err := w.conn.ExecContext(ctx, ok.String(), okArgs...); err != nil {
-		w.deleteStaged(ctx, q, arms)
-		return 0, err
-	}
 	return n, nil
 }
 
@@ -314,7 +327,6 @@ func (w *batchWorker) deleteStaged(ctx context.Context, q preparedQuery, arms []
 		args[i] = a.t.ID
 	}
 	w.conn.ExecContext(ctx, "DELETE FROM "+quoteIdent("s_"+q.name)+" WHERE tenant_id IN ("+ph+")", args...)
-	w.conn.ExecContext(ctx, "DELETE FROM s__ok WHERE query = ? AND tenant_id IN ("+ph+")", append([]any{q.name}, args...)...)
 }
 
 // tenantMessage is the database's own message, with the slot schema we
