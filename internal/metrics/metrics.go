@@ -48,7 +48,7 @@ func Open(ctx context.Context, path string, busy time.Duration) (*DB, error) {
 	opt := sqlite.Options{BusyTimeout: busy, Pragmas: []string{"journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"}}
 	w, err := sqlite.Open(path, opt)
 	if err != nil {
-		return nil, fmt.Errorf("metrics DB: %w", err)
+		return nil, fmt.Errorf("metrics DB: %w; point metrics at a new file or an attache metrics DB", err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)

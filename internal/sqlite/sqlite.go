@@ -83,7 +83,7 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 		rows, err := q.QueryContext(ctx, "PRAGMA "+p, nil)
 		if err != nil {
 			conn.Close()
-			return nil, fmt.Errorf("PRAGMA %s: %w", p, err)
+			return nil, fmt.Errorf("PRAGMA %s: %s", p, Message(err))
 		}
 		rows.Close()
 	}
