@@ -487,3 +487,43 @@ func TestClockQueriesAreReadOncePerPeriod(t *testing.T) {
 		t.Fatalf("next day: read %d, want 1: a query that reads the clock is recomputed each period", sum.Read)
 	}
 }
+
+func TestWALTenantWithLiveWriter(t *testing.T) {
+	e := setup(t, map[string]string{"todo_counts": todoCounts})
+	path := filepath.Join(e.dir, "wal.db")
+	todoTenant(t, e.dir, "wal", 2)
+	ctx := context.Background()
+	// The SaaS app keeps the database open in WAL mode; its last commit is
+	// still in the -wal file, not checkpointed.
+	app, err := sqlite.Open(path, sqlite.Options{Pragmas: []string{"journal_mode=WAL", "wal_autocheckpoint=0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	conn, err := app.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	write := func() {
+		if _, err := conn.ExecContext(ctx, "INSERT INTO todos (title, done) VALUES ('from the app', 1)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write()
+	sum := e.run(t, Options{})
+	if got := e.rows(t, "SELECT todos FROM rollup_todo_counts WHERE tenant_id = 'wal'"); sum.OK != 1 || got[0][0] != int64(3) {
+		t.Fatalf("summary %+v, todos %v: want the committed row in the -wal to be read (3)", sum, got)
+	}
+	if sum := e.run(t, Options{}); sum.Read != 0 {
+		t.Fatalf("unchanged WAL tenant read again: %+v", sum)
+	}
+	time.Sleep(10 * time.Millisecond)
+	write() // only the -wal changes
+	if sum := e.run(t, Options{}); sum.Read != 1 {
+		t.Fatalf("a change in the -wal alone was not noticed: %+v", sum)
+	}
+	if got := e.rows(t, "SELECT todos FROM rollup_todo_counts WHERE tenant_id = 'wal'"); got[0][0] != int64(4) {
+		t.Fatalf("todos = %v, want 4", got[0][0])
+	}
+}
