@@ -155,6 +155,25 @@ func inTx(ctx context.Context, conn *sql.Conn, fn func() error) error {
 	return nil
 }
 
+// InsertMany inserts rows into table, many per statement: each statement
+// is a cgo call, and go-libsql parses its text in Go first.
+func InsertMany(ctx context.Context, conn *sql.Conn, table string, cols []string, rows [][]any) error {
+	const chunk = 100
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
+	for i := 0; i < len(rows); i += chunk {
+		part := rows[i:min(i+chunk, len(rows))]
+		args := make([]any, 0, len(cols)*len(part))
+		for _, r := range part {
+			args = append(args, r...)
+		}
+		stmt := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES " + strings.TrimSuffix(strings.Repeat(tuple+",", len(part)), ",")
+		if _, err := conn.ExecContext(ctx, stmt, args...); err != nil {
+			return fmt.Errorf("insert into %s: %s", table, sqlite.Message(err))
+		}
+	}
+	return nil
+}
+
 // ErrRunInProgress is returned by Lock when another run holds the metrics DB.
 var ErrRunInProgress = errors.New("another run is in progress")
 

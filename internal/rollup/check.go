@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/attache/attache/internal/config"
@@ -79,18 +78,10 @@ func saveFindings(ctx context.Context, mdb *metrics.DB, findings []Finding) erro
 		if _, err := conn.ExecContext(ctx, "DELETE FROM check_findings"); err != nil {
 			return fmt.Errorf("save check findings: %s", sqlite.Message(err))
 		}
-		const chunk = 100
-		for i := 0; i < len(findings); i += chunk {
-			part := findings[i:min(i+chunk, len(findings))]
-			args := make([]any, 0, 4*len(part))
-			for _, f := range part {
-				args = append(args, now, f.Tenant, f.Query, f.Error)
-			}
-			stmt := "INSERT INTO check_findings (checked_at, tenant_id, query, error) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?,?,?),", len(part)), ",")
-			if _, err := conn.ExecContext(ctx, stmt, args...); err != nil {
-				return fmt.Errorf("save check findings: %s", sqlite.Message(err))
-			}
+		rows := make([][]any, len(findings))
+		for i, f := range findings {
+			rows[i] = []any{now, f.Tenant, f.Query, f.Error}
 		}
-		return nil
+		return metrics.InsertMany(ctx, conn, "check_findings", []string{"checked_at", "tenant_id", "query", "error"}, rows)
 	})
 }

@@ -152,26 +152,16 @@ func (m *merge) loadTemp(ctx context.Context, conn *sql.Conn, sum *Summary) erro
 	add("read", m.plan.read)
 	add("unchanged", m.plan.unchanged)
 	add("missing", m.plan.missing)
-	const chunk = 100
-	for i := 0; i < len(rows); i += chunk {
-		part := rows[i:min(i+chunk, len(rows))]
-		var b strings.Builder
-		b.WriteString("INSERT INTO temp.run_tenants (id, location, size, modified_at, fingerprint, plan, status, error) VALUES ")
-		args := make([]any, 0, 8*len(part))
-		for j, r := range part {
-			if j > 0 {
-				b.WriteString(",")
-			}
-			b.WriteString("(?,?,?,?,?,?,?,?)")
-			var mod any
-			if !r.t.ModTime.IsZero() {
-				mod = metrics.Format(r.t.ModTime)
-			}
-			args = append(args, r.t.ID, r.t.Path, r.t.Size, mod, r.t.Fingerprint, r.plan, r.status, r.err)
+	tenantRows := make([][]any, len(rows))
+	for i, r := range rows {
+		var mod any
+		if !r.t.ModTime.IsZero() {
+			mod = metrics.Format(r.t.ModTime)
 		}
-		if _, err := conn.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("%s", sqlite.Message(err))
-		}
+		tenantRows[i] = []any{r.t.ID, r.t.Path, r.t.Size, mod, r.t.Fingerprint, r.plan, r.status, r.err}
+	}
+	if err := metrics.InsertMany(ctx, conn, "temp.run_tenants", []string{"id", "location", "size", "modified_at", "fingerprint", "plan", "status", "error"}, tenantRows); err != nil {
+		return err
 	}
 	var all []failure
 	ids := make([]string, 0, len(m.fails))
@@ -182,21 +172,12 @@ func (m *merge) loadTemp(ctx context.Context, conn *sql.Conn, sum *Summary) erro
 	for _, id := range ids {
 		all = append(all, m.fails[id]...)
 	}
-	for i := 0; i < len(all); i += chunk {
-		part := all[i:min(i+chunk, len(all))]
-		var b strings.Builder
-		b.WriteString("INSERT INTO temp.run_failures (tenant_id, query, error, lasting) VALUES ")
-		args := make([]any, 0, 4*len(part))
-		for j, f := range part {
-			if j > 0 {
-				b.WriteString(",")
-			}
-			b.WriteString("(?,?,?,?)")
-			args = append(args, f.Tenant, f.Query, f.Error, lasting(f.Error))
-		}
-		if _, err := conn.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("%s", sqlite.Message(err))
-		}
+	failRows := make([][]any, len(all))
+	for i, f := range all {
+		failRows[i] = []any{f.Tenant, f.Query, f.Error, lasting(f.Error)}
+	}
+	if err := metrics.InsertMany(ctx, conn, "temp.run_failures", []string{"tenant_id", "query", "error", "lasting"}, failRows); err != nil {
+		return err
 	}
 	for _, f := range all {
 		sum.Failures = append(sum.Failures, metrics.TenantError{RunID: m.runID, TenantID: f.Tenant, Query: f.Query, Error: f.Error})
