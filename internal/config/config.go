@@ -33,7 +33,10 @@ type Config struct {
 	BusyTimeout  Duration `yaml:"busy_timeout"`
 	BatchTimeout Duration `yaml:"batch_timeout"`
 	QueryTimeout Duration `yaml:"query_timeout"`
-	RowLimit     int      `yaml:"row_limit"`
+	// ExportTimeout bounds one whole export stream, which can be far longer
+	// than a panel on screen.
+	ExportTimeout Duration `yaml:"export_timeout"`
+	RowLimit      int      `yaml:"row_limit"`
 
 	Listen   string `yaml:"listen"`
 	BaseURL  string `yaml:"base_url"`
@@ -149,20 +152,21 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // data/, a local metrics DB, loopback only.
 func Default() Config {
 	return Config{
-		Metrics:      "data/metrics.db",
-		Tenants:      Tenants{Dir: "data/tenants"},
-		Queries:      "queries",
-		Reports:      "reports",
-		BatchSize:    MaxBatch,
-		Workers:      2,
-		BusyTimeout:  Duration(5 * time.Second),
-		BatchTimeout: Duration(10 * time.Minute),
-		QueryTimeout: Duration(30 * time.Second),
-		RowLimit:     10000,
-		Listen:       "127.0.0.1:8080",
-		BaseURL:      "http://localhost:8080",
-		Timezone:     "UTC",
-		SMTP:         SMTP{Port: 587, TLS: "starttls"},
+		Metrics:       "data/metrics.db",
+		Tenants:       Tenants{Dir: "data/tenants"},
+		Queries:       "queries",
+		Reports:       "reports",
+		BatchSize:     MaxBatch,
+		Workers:       2,
+		BusyTimeout:   Duration(5 * time.Second),
+		BatchTimeout:  Duration(10 * time.Minute),
+		QueryTimeout:  Duration(30 * time.Second),
+		ExportTimeout: Duration(10 * time.Minute),
+		RowLimit:      10000,
+		Listen:        "127.0.0.1:8080",
+		BaseURL:       "http://localhost:8080",
+		Timezone:      "UTC",
+		SMTP:          SMTP{Port: 587, TLS: "starttls"},
 	}
 }
 
@@ -381,6 +385,9 @@ func (c *Config) Validate() error {
 	}
 	if c.QueryTimeout <= 0 {
 		bad("query_timeout", "must be positive, e.g. 30s")
+	}
+	if c.ExportTimeout <= 0 {
+		bad("export_timeout", "must be positive, e.g. 10m")
 	}
 	if c.RowLimit < 1 {
 		bad("row_limit", "%d must be at least 1", c.RowLimit)

@@ -124,10 +124,14 @@ type Querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// textMark prefixes TEXT values on their way out of SQLite: go-libsql turns
-// any date-looking TEXT into time.Time when scanning, and the mark keeps
-// '2026-11-22' the string the database holds.
-const textMark = "\x01"
+// TEXT and BLOB values leave SQLite as BLOBs marked by their first byte:
+// go-libsql turns any date-looking TEXT into time.Time when scanning (trying
+// ten layouts per value, a third of the scan time), and a BLOB is returned
+// as it is, so '2026-11-22' stays the string the database holds.
+const (
+	textMark = 1
+	blobMark = 2
+)
 
 // Query runs one SELECT and returns at most limit rows (0: no limit) with
 // exact types. sqlText must be a single statement without a trailing ';'.
@@ -190,7 +194,7 @@ func Stream(ctx context.Context, q Querier, sqlText string, args ...any) (*Rows,
 		if i > 0 {
 			b.WriteString(",")
 		}
-		fmt.Fprintf(&b, "CASE WHEN typeof(c%d)='text' THEN char(1)||c%d ELSE c%d END", i, i, i)
+		fmt.Fprintf(&b, "CASE typeof(c%d) WHEN 'text' THEN CAST(char(1)||c%d AS BLOB) WHEN 'blob' THEN CAST(x'02'||c%d AS BLOB) ELSE c%d END", i, i, i, i)
 	}
 	b.WriteString(" FROM _attache_q")
 	rows, err := q.QueryContext(ctx, b.String(), args...)
@@ -252,9 +256,13 @@ func columns(ctx context.Context, q Querier, sqlText string, args []any) ([]stri
 
 func exact(v any) any {
 	switch x := v.(type) {
-	case string:
-		return strings.TrimPrefix(x, textMark)
 	case []byte:
+		if len(x) > 0 && x[0] == textMark {
+			return string(x[1:])
+		}
+		if len(x) > 0 && x[0] == blobMark {
+			return x[1:]
+		}
 		return x
 	case time.Time:
 		// Only reachable for values we did not mark; keep SQLite's format.

@@ -1,0 +1,430 @@
+// Package report loads reports/NAME.yaml (a title and panels of SQL over the
+// metrics DB) and runs their panels through the query sandbox, so the
+// dashboard, exports and digests all read the same definitions the same way.
+package report
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Chart types a panel can have.
+const (
+	ChartLine   = "line"
+	ChartBar    = "bar"
+	ChartArea   = "area"
+	ChartPie    = "pie"
+	ChartNumber = "number"
+	ChartTable  = "table"
+)
+
+// Column formats a panel can give its columns, so a share stays a percentage
+// and a day stays a date wherever the data goes (Excel above all).
+const (
+	FormatPercent = "percent" // a fraction: 0.25 shows as 25.0%
+	FormatDate    = "date"    // YYYY-MM-DD, YYYY-MM-DD HH:MM:SS, ISO 8601 with Z, YYYY-MM, YYYY-MM-DDTHH
+	FormatInteger = "integer"
+	FormatNumber  = "number"
+	FormatText    = "text" // never converted: an id that looks like a date stays text
+	FormatBytes   = "bytes"
+)
+
+const (
+	chartList  = "line, bar, area, pie, number, table"
+	formatList = "percent, date, integer, number, text, bytes"
+)
+
+// Report is one reports/NAME.yaml.
+type Report struct {
+	Name        string // the file name without .yaml; the only way a URL names it
+	Title       string
+	Description string
+	File        string // the file's path inside the folder LoadDir read
+	Panels      []*Panel
+}
+
+// Panel is one chart, number or table of a report.
+type Panel struct {
+	ID          string
+	Title       string
+	Description string
+	Chart       string
+	SQL         string
+	X           string
+	Y           []string
+	Format      map[string]string
+
+	file string // for messages; "" when built in code
+}
+
+// Panel returns the panel with that id, or nil.
+func (r *Report) Panel(id string) *Panel {
+	for _, p := range r.Panels {
+		if p.ID == id {
+			return p
+		}
+	}
+	return nil
+}
+
+// PanelIDs lists the report's panel ids in order, for "did you mean" messages.
+func (r *Report) PanelIDs() []string {
+	ids := make([]string, len(r.Panels))
+	for i, p := range r.Panels {
+		ids[i] = p.ID
+	}
+	return ids
+}
+
+// Find returns the loaded report called name, or nil. Names from URLs and
+// flags are only ever compared with the loaded list, never joined to a path.
+func Find(reps []*Report, name string) *Report {
+	for _, r := range reps {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// Names lists the reports' names, for "available: ..." messages.
+func Names(reps []*Report) []string {
+	out := make([]string, len(reps))
+	for i, r := range reps {
+		out[i] = r.Name
+	}
+	return out
+}
+
+// Charted reports whether the chart type draws series (and so gets a native
+// chart in Excel).
+func Charted(chart string) bool {
+	switch chart {
+	case ChartLine, ChartBar, ChartArea, ChartPie:
+		return true
+	}
+	return false
+}
+
+func knownChart(chart string) bool {
+	return Charted(chart) || chart == ChartNumber || chart == ChartTable
+}
+
+func knownFormat(f string) bool {
+	switch f {
+	case FormatPercent, FormatDate, FormatInteger, FormatNumber, FormatText, FormatBytes:
+		return true
+	}
+	return false
+}
+
+// where names the panel for messages: its file and id.
+func (p *Panel) where() string {
+	if p.file == "" {
+		return fmt.Sprintf("panel %s", p.ID)
+	}
+	return fmt.Sprintf("%s, panel %s", p.file, p.ID)
+}
+
+// validName reports whether s is a report or panel name: ^[A-Za-z0-9_-]+$,
+// safe in URLs and file names.
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// The YAML keys a report and a panel may have; anything else is a mistake
+// worth stopping for (a typo like "chrat" would silently draw nothing).
+func reportKeys() []string { return []string{"title", "description", "panels"} }
+func panelKeys() []string {
+	return []string{"id", "title", "description", "chart", "sql", "x", "y", "format"}
+}
+
+type fileReport struct {
+	Title       string      `yaml:"title"`
+	Description string      `yaml:"description"`
+	Panels      []filePanel `yaml:"panels"`
+}
+
+type filePanel struct {
+	ID          string            `yaml:"id"`
+	Title       string            `yaml:"title"`
+	Description string            `yaml:"description"`
+	Chart       string            `yaml:"chart"`
+	SQL         string            `yaml:"sql"`
+	X           string            `yaml:"x"`
+	Y           stringList        `yaml:"y"`
+	Format      map[string]string `yaml:"format"`
+}
+
+// stringList accepts `y: tenants` as well as `y: [tenants, active]`.
+type stringList []string
+
+func (s *stringList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if n.Value != "" {
+			*s = []string{n.Value}
+		}
+		return nil
+	}
+	var l []string
+	if err := n.Decode(&l); err != nil {
+		return err
+	}
+	*s = l
+	return nil
+}
+
+// LoadDir reads every *.yaml directly inside fsys, sorted by name. Every
+// problem is reported (joined), each naming its file and panel; the reports
+// that loaded cleanly are returned even then, so one broken file need not
+// take the others down.
+func LoadDir(fsys fs.FS) ([]*Report, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, fmt.Errorf("reports: %w", err)
+	}
+	var reps []*Report
+	var errs []error
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if strings.HasSuffix(name, ".yml") {
+			errs = append(errs, fmt.Errorf("%s: reports must end in .yaml; rename it to %s.yaml", name, strings.TrimSuffix(name, ".yml")))
+			continue
+		}
+		if !strings.HasSuffix(name, ".yaml") {
+			continue
+		}
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		r, err := Parse(name, data)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		reps = append(reps, r)
+	}
+	sort.Slice(reps, func(i, j int) bool { return reps[i].Name < reps[j].Name })
+	return reps, errors.Join(errs...)
+}
+
+// Parse reads one report file; file is its name (NAME.yaml), which gives the
+// report its name.
+func Parse(file string, data []byte) (*Report, error) {
+	name := strings.TrimSuffix(path.Base(file), ".yaml")
+	if !validName(name) {
+		return nil, fmt.Errorf("%s: %q is not a report name; rename the file to letters, digits, _ and - only (it appears in URLs)", file, name)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(root.Content) == 0 {
+		return nil, fmt.Errorf("%s: the file is empty; give it a title and panels", file)
+	}
+	doc := root.Content[0]
+	if doc.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s: line %d: expected keys (title, description, panels), found a %s", file, doc.Line, kindName(doc))
+	}
+	var errs []error
+	errs = append(errs, unknownKeys(file, "", doc, reportKeys())...)
+	if pn := value(doc, "panels"); pn != nil && pn.Kind == yaml.SequenceNode {
+		for _, item := range pn.Content {
+			if item.Kind != yaml.MappingNode {
+				errs = append(errs, fmt.Errorf("%s: line %d: each panel must be a set of keys (%s)", file, item.Line, strings.Join(panelKeys(), ", ")))
+				continue
+			}
+			label := "panel at line " + fmt.Sprint(item.Line)
+			if id := value(item, "id"); id != nil && id.Value != "" {
+				label = "panel " + id.Value
+			}
+			errs = append(errs, unknownKeys(file, label, item, panelKeys())...)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	var fr fileReport
+	if err := doc.Decode(&fr); err != nil {
+		return nil, fmt.Errorf("%s: %s", file, friendlyYAML(err))
+	}
+	r := &Report{Name: name, Title: strings.TrimSpace(fr.Title), Description: strings.TrimSpace(fr.Description), File: file}
+	if r.Title == "" {
+		r.Title = name
+	}
+	if len(fr.Panels) == 0 {
+		errs = append(errs, fmt.Errorf("%s: no panels; add at least one under panels:", file))
+	}
+	seen := map[string]bool{}
+	for i, fp := range fr.Panels {
+		p := &Panel{
+			ID: strings.TrimSpace(fp.ID), Title: strings.TrimSpace(fp.Title), Description: strings.TrimSpace(fp.Description),
+			Chart: strings.TrimSpace(fp.Chart), SQL: cleanSQL(fp.SQL), X: strings.TrimSpace(fp.X), Format: fp.Format, file: file,
+		}
+		for _, y := range fp.Y {
+			p.Y = append(p.Y, strings.TrimSpace(y))
+		}
+		switch {
+		case p.ID == "":
+			errs = append(errs, fmt.Errorf("%s: panel %d has no id; give it one (letters, digits, _ and -), it names the panel in URLs and exports", file, i+1))
+			continue
+		case !validName(p.ID):
+			errs = append(errs, fmt.Errorf("%s, panel %q: the id may hold only letters, digits, _ and - (it appears in URLs)", file, p.ID))
+			continue
+		case seen[p.ID]:
+			errs = append(errs, fmt.Errorf("%s, panel %s: the id appears twice; give each panel its own", file, p.ID))
+			continue
+		}
+		seen[p.ID] = true
+		if p.Title == "" {
+			p.Title = p.ID
+		}
+		if err := p.check(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r.Panels = append(r.Panels, p)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return r, nil
+}
+
+// check finds what can be known wrong without running the SQL.
+func (p *Panel) check() error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", p.where(), fmt.Sprintf(format, a...)))
+	}
+	switch {
+	case p.Chart == "":
+		bad("chart is missing; use one of %s", chartList)
+	case !knownChart(p.Chart):
+		bad("chart %q is not a chart type; use one of %s", p.Chart, chartList)
+	}
+	if p.SQL == "" {
+		bad("sql is missing; give one SELECT over the metrics DB (rollup_NAME tables, runs, tenants, tenant_errors)")
+	}
+	if Charted(p.Chart) {
+		if p.X == "" {
+			bad("a %s chart needs x: the column with the categories (days, names)", p.Chart)
+		}
+		if len(p.Y) == 0 {
+			bad("a %s chart needs y: the column(s) with the numbers, e.g. y: [tenants]", p.Chart)
+		}
+	}
+	if p.Chart == ChartPie && len(p.Y) > 1 {
+		bad("a pie shows one series but y lists %d columns; keep one, or use a bar chart", len(p.Y))
+	}
+	for _, y := range p.Y {
+		if y == "" {
+			bad("y holds an empty column name")
+		}
+	}
+	for _, c := range sortedKeys(p.Format) {
+		if !knownFormat(p.Format[c]) {
+			bad("format of column %q is %q; use one of %s", c, p.Format[c], formatList)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// cleanSQL trims the statement and a trailing ';', which the sandbox cannot
+// take (it wraps the SQL to read exact types).
+func cleanSQL(s string) string {
+	s = strings.TrimSpace(s)
+	for strings.HasSuffix(s, ";") {
+		s = strings.TrimSpace(strings.TrimSuffix(s, ";"))
+	}
+	return s
+}
+
+func unknownKeys(file, label string, m *yaml.Node, known []string) []error {
+	var errs []error
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		ok := false
+		for _, kn := range known {
+			if k.Value == kn {
+				ok = true
+			}
+		}
+		if ok {
+			continue
+		}
+		where := file
+		if label != "" {
+			where += ", " + label
+		}
+		errs = append(errs, fmt.Errorf("%s: line %d: unknown key %q; known keys are %s", where, k.Line, k.Value, strings.Join(known, ", ")))
+	}
+	return errs
+}
+
+// friendlyYAML says yaml.v3's type errors in the report's own terms.
+func friendlyYAML(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  ")
+	return strings.NewReplacer(
+		"\n  ", "; ",
+		"cannot unmarshal", "expected",
+		"!!map into ", "",
+		"!!seq into ", "",
+		"!!str into ", "",
+		"!!int into ", "",
+		"!!float into ", "",
+		"!!bool into ", "",
+		"[]report.filePanel", "a list of panels (each starting with -)",
+		"[]string", "a list of column names",
+		"map[string]string", "column: format pairs",
+		"report.fileReport", "keys (title, description, panels)",
+		"report.filePanel", "panel keys",
+	).Replace(msg)
+}
+
+func value(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.ScalarNode:
+		return "single value"
+	}
+	return "different kind of value"
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
