@@ -91,6 +91,7 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 			break
 		}
 		batch := fleet[i:min(i+cfg.BatchSize, len(fleet))]
+		more := i+len(batch) < len(fleet) // tenants left after this batch
 		want := limit - len(res.Rows)
 		ans, err := run(batch, want)
 		if err != nil {
@@ -105,13 +106,13 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 					res.Errors = append(res.Errors, metrics.TenantError{TenantID: t.ID, Query: "adhoc", Error: msg})
 					continue
 				}
-				if res.add(one, limit) {
+				if res.add(one, limit, more) {
 					return res, nil
 				}
 			}
 			continue
 		}
-		if res.add(ans, limit) {
+		if res.add(ans, limit, more) {
 			return res, nil
 		}
 	}
@@ -127,8 +128,10 @@ type sandboxAnswer struct {
 	truncated bool
 }
 
-// add appends a batch's rows and reports whether the limit is reached.
-func (r *AdhocResult) add(a *sandboxAnswer, limit int) bool {
+// add appends a batch's rows and reports whether the limit is reached. The
+// result is truncated only when rows were left out: more in this batch, or
+// tenants not yet read.
+func (r *AdhocResult) add(a *sandboxAnswer, limit int, more bool) bool {
 	if r.Columns == nil && len(a.cols) > 0 {
 		r.Columns = a.cols
 	}
@@ -137,7 +140,7 @@ func (r *AdhocResult) add(a *sandboxAnswer, limit int) bool {
 		if len(r.Rows) > limit {
 			r.Rows = r.Rows[:limit]
 		}
-		r.Truncated = true
+		r.Truncated = a.truncated || more
 		return true
 	}
 	return false
