@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/attache/attache/internal/config"
+	"github.com/attache/attache/internal/digest"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/report"
 	"github.com/attache/attache/internal/rollup"
@@ -76,6 +77,9 @@ func checkReports(ctx context.Context, env *Env, cfg *config.Config, mdb *metric
 	reps, err := report.LoadDir(cfg.ReportsFS)
 	if err != nil {
 		return fmt.Errorf("reports: %w", err)
+	}
+	if err := digest.Check(cfg, reps); err != nil {
+		return fmt.Errorf("digests: %w", err)
 	}
 	sb := sandbox.NewRunner(2, cfg.QueryTimeout.D(), cfg.BusyTimeout.D())
 	defer sb.Close()

@@ -502,8 +502,18 @@ func CheckSchedule(spec string) (err error) {
 			err = fmt.Errorf("%q is not a valid schedule: %v", spec, r)
 		}
 	}()
-	if _, err := ParseSchedule(spec); err != nil {
+	sched, err := ParseSchedule(spec)
+	if err != nil {
 		return fmt.Errorf("%q is not a valid schedule: %v", spec, err)
+	}
+	// The library quietly turns these into something else or into never.
+	if f := strings.Fields(spec); len(f) == 2 && f[0] == "@every" {
+		if d, err := time.ParseDuration(f[1]); err == nil && d < time.Second {
+			return fmt.Errorf("%q is too short an interval; use at least @every 1s", spec)
+		}
+	}
+	if sched.Next(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+		return fmt.Errorf("%q never fires (no such day in any year); check the day of month and month fields", spec)
 	}
 	return nil
 }
