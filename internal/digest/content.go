@@ -111,7 +111,7 @@ func numberOf(d *report.Data, base map[string]float64, baseAt time.Time, period 
 	v := d.Value()
 	n := number{ID: p.ID, Title: p.Title, Value: report.Display(v, format)}
 	if v == nil {
-		n.Value = "–"
+		n.Value = report.NoValue
 	}
 	n.Raw, n.HasRaw = toFloat(v)
 	b, ok := base[p.ID]

@@ -48,6 +48,8 @@ func fixture(t testing.TB, extra ...string) (string, *metrics.DB) {
 			('acme', 'Acme', 'pro', '2025-06-03T10:00:00Z', '2025-06', 3, 12, '2025-06-03T10:05:00Z', '2026-11-22T09:00:00Z'),
 			('beta', 'Beta', 'free', '2026-10-11T08:00:00Z', '2026-10', 3, 2, '2026-10-11T08:30:00Z', '2026-11-22T11:00:00Z'),
 			('2026-01-01', '=cmd|'' /C calc''!A0', NULL, '2026-01-01T00:00:00Z', '2026-01', 2, 1, NULL, NULL)`,
+		`CREATE TABLE rollup_active(tenant_id TEXT, grain TEXT, period TEXT, events INTEGER, active_days INTEGER)`,
+		`INSERT INTO rollup_active VALUES ('acme', 'day', '2026-11-22', 9, 1), ('acme', 'week', '2026-11-16', 14, 2), ('acme', 'month', '2026-11', 14, 2)`,
 		`CREATE TABLE rollup_todo_counts(tenant_id TEXT, bucket TEXT, lists INTEGER, todos INTEGER, done INTEGER, open INTEGER, members INTEGER)`,
 		`INSERT INTO rollup_todo_counts VALUES ('acme', '2026-11-22', 3, 40, 30, 10, 12), ('beta', '2026-11-22', 1, 5, 1, 4, 2)`,
 		`INSERT INTO runs(id, job, started_at, finished_at, status, tenants_total, tenants_ok, tenants_failed, tenants_unchanged, rows_written)
@@ -203,7 +205,7 @@ func TestShippedReportsValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"growth", "fleet"} {
+	for _, want := range []string{"growth", "retention", "usage", "fleet"} {
 		if Find(reps, want) == nil {
 			t.Errorf("reports/%s.yaml is missing", want)
 		}

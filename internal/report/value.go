@@ -43,6 +43,10 @@ func formatFloat(f float64) string {
 	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
+// NoValue is what a number panel shows when its SQL answers NULL, as a
+// growth rate with no base does: "n/a", never zero or infinity.
+const NoValue = "n/a"
+
 // Display renders a value for people, following the panel's format for its
 // column: percent "25.0%", integer "1,234", number "1,234.57", bytes
 // "1.2 MB". Anything not a number shows as its text.

@@ -30,7 +30,7 @@ type Request struct {
 	// Op is "query" (all rows up to Limit), "open" (start a cursor and return
 	// its first page of N rows), "next" (N more rows) or "close".
 	Op     string
-	DB     string // main database, opened query-only; "" means in-memory
+	DB     string // the metrics DB, attached read-only as "metrics"; "" for none
 	Attach []Attach
 	SQL    string
 	Args   []any
@@ -73,16 +73,16 @@ func (c *child) handle(req *Request) *Response {
 		return &Response{Columns: res.Columns, Rows: res.Rows, Truncated: res.Truncated, Done: true}
 	case "open":
 		c.closeCursor(ctx)
-		conn, err := c.prepare(ctx, req)
+		conn, attached, err := c.prepare(ctx, req)
 		if err != nil {
 			return &Response{Err: err.Error()}
 		}
 		st, err := sqlite.Stream(ctx, conn, req.SQL, req.Args...)
 		if err != nil {
-			c.release(ctx, conn, req.Attach)
+			c.release(ctx, conn, attached)
 			return &Response{Err: err.Error()}
 		}
-		c.conn, c.cursor, c.attach = conn, st, req.Attach
+		c.conn, c.cursor, c.attach = conn, st, attached
 		return c.next(ctx, req.N)
 	case "next":
 		if c.cursor == nil {
@@ -122,42 +122,46 @@ func (c *child) closeCursor(ctx context.Context) {
 }
 
 func (c *child) query(ctx context.Context, req *Request) (*sqlite.Result, error) {
-	conn, err := c.prepare(ctx, req)
+	conn, attached, err := c.prepare(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	defer c.release(ctx, conn, req.Attach)
+	defer c.release(ctx, conn, attached)
 	return sqlite.Query(ctx, conn, req.SQL, req.Limit, req.Args...)
 }
 
-// prepare pins a connection of the (cached) main database and attaches the
-// request's databases read-only.
-func (c *child) prepare(ctx context.Context, req *Request) (*sql.Conn, error) {
-	main := req.DB
-	if main == "" {
-		main = ":memory:"
-	}
-	db, ok := c.dbs[main]
+// prepare pins a connection of an in-memory main database and attaches the
+// request's databases read-only: the metrics DB (req.DB) as "metrics", where
+// unqualified table names find it, then req.Attach. Read-only attachments,
+// not query_only, keep the files safe, so SQLite may still make the temp
+// views that name a query's columns without running it. It returns the
+// connection and what it attached.
+func (c *child) prepare(ctx context.Context, req *Request) (*sql.Conn, []Attach, error) {
+	db, ok := c.dbs[":memory:"]
 	if !ok {
 		var err error
-		db, err = sqlite.Open(main, sqlite.Options{BusyTimeout: req.Busy, Pragmas: []string{"query_only=ON"}})
+		db, err = sqlite.Open(":memory:", sqlite.Options{BusyTimeout: req.Busy})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		db.SetMaxOpenConns(1)
-		c.dbs[main] = db
+		c.dbs[":memory:"] = db
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%s", sqlite.Message(err))
+		return nil, nil, fmt.Errorf("%s", sqlite.Message(err))
 	}
-	for i, a := range req.Attach {
+	all := req.Attach
+	if req.DB != "" {
+		all = append([]Attach{{Schema: "metrics", Path: req.DB}}, req.Attach...)
+	}
+	for i, a := range all {
 		if _, err := conn.ExecContext(ctx, "ATTACH ? AS "+quoteIdent(a.Schema), sqlite.ReadOnlyURI(a.Path)); err != nil {
-			c.release(ctx, conn, req.Attach[:i])
-			return nil, fmt.Errorf("attach %s: %s", a.Schema, sqlite.Message(err))
+			c.release(ctx, conn, all[:i])
+			return nil, nil, fmt.Errorf("attach %s: %s", a.Schema, sqlite.Message(err))
 		}
 	}
-	return conn, nil
+	return conn, all, nil
 }
 
 func (c *child) release(ctx context.Context, conn *sql.Conn, attached []Attach) {

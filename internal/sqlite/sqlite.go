@@ -241,8 +241,18 @@ func (r *Rows) Close() error {
 	return r.rows.Close()
 }
 
+// columns names a query's result columns. Without parameters it asks a temp
+// view, which compiles the query but never runs it; otherwise (or where temp
+// views are not allowed, as under query_only) it runs the query with WHERE 0
+// LIMIT 0, which SQLite mostly answers without work, though a recursive CTE
+// is still computed.
 func columns(ctx context.Context, q Querier, sqlText string, args []any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, "SELECT * FROM (\n"+sqlText+"\n) LIMIT 0", args...)
+	if len(args) == 0 {
+		if cols, ok := viewColumns(ctx, q, sqlText); ok {
+			return cols, nil
+		}
+	}
+	rows, err := q.QueryContext(ctx, "SELECT * FROM (\n"+sqlText+"\n) WHERE 0 LIMIT 0", args...)
 	if err != nil {
 		return nil, cleanErr(err)
 	}
@@ -252,6 +262,34 @@ func columns(ctx context.Context, q Querier, sqlText string, args []any) ([]stri
 		return nil, cleanErr(err)
 	}
 	return cols, nil
+}
+
+func viewColumns(ctx context.Context, q Querier, sqlText string) ([]string, bool) {
+	e, ok := q.(interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	})
+	if !ok {
+		return nil, false
+	}
+	const view = "_attache_columns"
+	if _, err := e.ExecContext(ctx, "CREATE TEMP VIEW "+view+" AS "+sqlText); err != nil {
+		return nil, false
+	}
+	defer e.ExecContext(ctx, "DROP VIEW temp."+view)
+	rows, err := q.QueryContext(ctx, "SELECT name FROM pragma_table_info('"+view+"', 'temp')")
+	if err != nil {
+		return nil, false
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, false
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err() == nil && len(cols) > 0
 }
 
 func exact(v any) any {
