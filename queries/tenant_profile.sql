@@ -4,7 +4,8 @@ SELECT
   (SELECT value FROM tenant.meta WHERE key = 'name') AS name,
   (SELECT value FROM tenant.meta WHERE key = 'plan') AS plan,
   (SELECT value FROM tenant.meta WHERE key = 'created_at') AS signup_at,
-  (SELECT substr(value, 1, 7) FROM tenant.meta WHERE key = 'created_at') AS signup_month,
+  -- The UTC month, also for a timestamp stored with an offset.
+  (SELECT strftime('%Y-%m', value) FROM tenant.meta WHERE key = 'created_at') AS signup_month,
   (SELECT CAST(value AS INTEGER) FROM tenant.meta WHERE key = 'schema_version') AS schema_version,
   (SELECT count(*) FROM tenant.members) AS members,
   -- min and max over activity(at) are answered from its index.

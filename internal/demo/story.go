@@ -139,6 +139,14 @@ func planTenant(f *fleet, i int) tenantPlan {
 		// Big accounts have had time to grow: they tend to be older.
 		day = min(day, f.drawDay(r), f.drawDay(r))
 	}
+	// Every 33rd tenant (the first is the 33rd) belongs to the early cohort
+	// that the migration skipped (below), so that even a fleet of 100 has a
+	// few tenants on the old schema. Its signup moves into the first 30% of
+	// the history; its random stream is used as for any other tenant.
+	legacy := i%33 == 32
+	if legacy {
+		day = day * 3 / 10
+	}
 	// Customers sit mostly in the Americas and Europe, a few in Asia and
 	// Australia; their working hours shape the hour of day of activity.
 	tzs := [...]int64{-8, -7, -6, -5, -5, -4, -3, 0, 0, 1, 1, 1, 2, 3, 5, 8, 9, 10}
@@ -160,7 +168,7 @@ func planTenant(f *fleet, i int) tenantPlan {
 	// were restored from old backups.
 	p.schema = schemaCurrent
 	early := day < f.days*3/10
-	if x := r.Float64(); early && x < 0.2 || !early && x < 0.005 {
+	if x := r.Float64(); early && (x < 0.2 || legacy) || !early && x < 0.005 {
 		p.schema = schemaOld
 	}
 

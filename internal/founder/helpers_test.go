@@ -1,0 +1,18 @@
+package founder
+
+import (
+	"os"
+	"testing"
+
+	"github.com/attache/attache/internal/report"
+)
+
+// loadReports reads the shipped reports from the repository's reports/.
+func loadReports(t testing.TB) []*report.Report {
+	t.Helper()
+	reps, err := report.LoadDir(os.DirFS("../../reports"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reps
+}
