@@ -72,7 +72,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	defer sb.Close()
 	runner := report.NewRunner(sb, cfg.Metrics, cfg.RowLimit)
 	now := time.Now()
-	fresh, err := report.LoadFreshness(ctx, mdb, now)
+	fresh, err := report.LoadReportFreshness(ctx, mdb, now, rep)
 	if err != nil {
 		return err
 	}

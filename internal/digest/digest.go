@@ -218,7 +218,7 @@ func build(ctx context.Context, cfg *config.Config, d config.Digest, deps Deps, 
 	if err != nil {
 		return nil, err
 	}
-	fresh, err := report.LoadFreshness(ctx, deps.Metrics, now)
+	fresh, err := report.LoadReportFreshness(ctx, deps.Metrics, now, rep)
 	if err != nil {
 		return nil, fmt.Errorf("digest %s: %w", d.Name, err)
 	}
@@ -287,7 +287,7 @@ func hold(d config.Digest, fresh *report.Freshness) string {
 		// Round down, so 89.6% never reads as "90% below 90%".
 		return fmt.Sprintf("coverage %s below %s (run %d read %s of %s tenants, %s failed); fix the failing tenants (see /runs/%d) or lower min_coverage",
 			pct(cov, true), pct(d.Coverage(), false), r.ID,
-			report.Thousands(int64(fresh.Read())), report.Thousands(int64(r.TenantsTotal)), report.Thousands(int64(r.TenantsFailed)), r.ID)
+			report.Thousands(int64(fresh.Read())), report.Thousands(int64(r.TenantsTotal)), report.Thousands(int64(fresh.FailedTenants())), r.ID)
 	}
 	return ""
 }

@@ -3,6 +3,8 @@ package report
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -18,6 +20,64 @@ type Freshness struct {
 	Age          time.Duration // since Run finished
 	Latest       *metrics.Run  // the newest run of any status: running, failed or interrupted ones show here
 	TenantsKnown int           // rows of the tenants table: every tenant ever seen
+	// Scoped is set when Failed counts only the tenants that failed the
+	// queries one report reads (see LoadReportFreshness).
+	Scoped bool
+	Failed int
+}
+
+// rollupRef finds the rollup tables a panel's SQL reads.
+var rollupRef = regexp.MustCompile(`(?i)\brollup_([A-Za-z0-9_]+)`)
+
+// Queries lists the queries whose rollups the report's panels read.
+func (r *Report) Queries() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range r.Panels {
+		for _, m := range rollupRef.FindAllStringSubmatch(p.SQL, -1) {
+			if name := strings.ToLower(m[1]); !seen[name] {
+				seen[name] = true
+				out = append(out, name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// LoadReportFreshness is LoadFreshness with coverage scoped to rep: a tenant
+// that failed only a query rep does not read (an old schema without the
+// column one other report needs) still counts as covered, so one lagging
+// query does not make every report, and every digest, look incomplete.
+// A report that reads no rollup keeps the whole run's figures.
+func LoadReportFreshness(ctx context.Context, mdb *metrics.DB, now time.Time, rep *Report) (*Freshness, error) {
+	f, err := LoadFreshness(ctx, mdb, now)
+	if err != nil || f.Run == nil || rep == nil {
+		return f, err
+	}
+	qs := rep.Queries()
+	if len(qs) == 0 {
+		return f, nil
+	}
+	args := []any{f.Run.ID}
+	for _, q := range qs {
+		args = append(args, q)
+	}
+	stmt := "SELECT count(DISTINCT tenant_id) FROM tenant_errors WHERE run_id = ? AND lower(query) IN (" + strings.TrimSuffix(strings.Repeat("?,", len(qs)), ",") + ")"
+	if err := mdb.R.QueryRowContext(ctx, stmt, args...).Scan(&f.Failed); err != nil {
+		return nil, fmt.Errorf("freshness: %s", sqlite.Message(err))
+	}
+	f.Scoped = true
+	return f, nil
+}
+
+// FailedTenants is how many tenants lack data: for the report when scoped,
+// else for the whole run.
+func (f *Freshness) FailedTenants() int {
+	if f.Scoped {
+		return f.Failed
+	}
+	return f.Run.TenantsFailed
 }
 
 // LoadFreshness reads the last runs and the fleet size from the metrics DB.
@@ -56,7 +116,7 @@ func (f *Freshness) Read() int {
 	if f == nil || f.Run == nil {
 		return 0
 	}
-	return f.Run.TenantsOK + f.Run.TenantsUnchanged
+	return f.Run.TenantsTotal - f.FailedTenants()
 }
 
 // Coverage is Read as a share of the fleet the last run saw (0 with no run,
@@ -86,8 +146,8 @@ func (f *Freshness) String() string {
 		fmt.Sprintf("as of run %d, %s", r.ID, Ago(f.Age)),
 		fmt.Sprintf("%s of %s tenants", Thousands(int64(f.Read())), Thousands(int64(r.TenantsTotal))),
 	}
-	if r.TenantsFailed > 0 {
-		parts = append(parts, fmt.Sprintf("%s failed", Thousands(int64(r.TenantsFailed))))
+	if n := f.FailedTenants(); n > 0 {
+		parts = append(parts, fmt.Sprintf("%s failed", Thousands(int64(n))))
 	}
 	if l := f.Latest; l != nil && l.ID > r.ID {
 		switch l.Status {

@@ -363,3 +363,33 @@ func TestTextAndDisplay(t *testing.T) {
 		}
 	}
 }
+
+func TestFreshnessScopedToReport(t *testing.T) {
+	_, mdb := fixture(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 22, 11, 14, 0, 0, time.UTC)
+	// Run 42 recorded one tenant failing the activity query only.
+	reads := &Report{Name: "a", Panels: []*Panel{{SQL: "SELECT day FROM rollup_activity"}}}
+	other := &Report{Name: "b", Panels: []*Panel{{SQL: "SELECT * FROM ROLLUP_todo_counts JOIN rollup_tenant_profile USING (tenant_id)"}}}
+	whole, err := LoadFreshness(ctx, mdb, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadReportFreshness(ctx, mdb, now, reads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Read() != whole.Run.TenantsTotal-1 || !strings.Contains(got.String(), "· 1 failed") {
+		t.Fatalf("scoped to rollup_activity: read %d, %q; want every tenant but the one that failed activity", got.Read(), got.String())
+	}
+	got, err = LoadReportFreshness(ctx, mdb, now, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Read() != whole.Run.TenantsTotal || strings.Contains(got.String(), "failed") {
+		t.Fatalf("a report not reading the failed query: read %d, %q; want full coverage", got.Read(), got.String())
+	}
+	if q := other.Queries(); strings.Join(q, ",") != "tenant_profile,todo_counts" {
+		t.Fatalf("Queries() = %v", q)
+	}
+}
