@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
 	"net"
@@ -272,10 +273,17 @@ func TestHeldOnLowCoverage(t *testing.T) {
 	f := newFixture(t)
 	ms := startMail(t, nil, false)
 	f.point(ms)
-	_, err := f.mdb.W.Exec("INSERT INTO runs (job, started_at, finished_at, status, tenants_total, tenants_ok, tenants_failed, tenants_unchanged) VALUES ('hourly', ?, ?, 'ok', 100, 50, 28, 22)",
+	res, err := f.mdb.W.Exec("INSERT INTO runs (job, started_at, finished_at, status, tenants_total, tenants_ok, tenants_failed, tenants_unchanged) VALUES ('hourly', ?, ?, 'ok', 100, 50, 28, 22)",
 		metrics.Format(f.now.Add(-time.Hour)), metrics.Format(f.now.Add(-time.Hour)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The 28 failed a query the growth report reads.
+	runID, _ := res.LastInsertId()
+	for i := 0; i < 28; i++ {
+		if _, err := f.mdb.W.Exec("INSERT INTO tenant_errors (run_id, tenant_id, query, error) VALUES (?, ?, 'active', 'database is locked')", runID, fmt.Sprintf("t%d", i)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	_, err = Send(context.Background(), f.cfg, f.digest(), f.deps)
 	var held *HeldError
