@@ -3,9 +3,172 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/attache/attache"
+	"github.com/attache/attache/internal/config"
+	"github.com/attache/attache/internal/demo"
+	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/report"
+	"github.com/attache/attache/internal/rollup"
+	"github.com/attache/attache/internal/sandbox"
+	"github.com/attache/attache/internal/server"
 )
 
-// runServe is a placeholder until its issue lands.
+// runServe is `attache serve`: the dashboard on the config's listen address.
 func runServe(ctx context.Context, env *Env, args []string) error {
-	return errors.New("not built yet")
+	fset := newFlags(env, "serve", "[--config FILE] [--listen ADDR] [--demo]")
+	cfgPath := configFlag(fset)
+	listen := fset.String("listen", "", "address to listen on, host:port (default: listen in the config)")
+	withDemo := fset.Bool("demo", false, "generate the demo fleet when it is missing and run rollups once before serving")
+	if err := parse(fset, args); err != nil {
+		return err
+	}
+	if fset.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fset.Arg(0))
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		if _, _, err := net.SplitHostPort(*listen); err != nil {
+			return fmt.Errorf("--listen %q is not host:port, e.g. 127.0.0.1:8080", *listen)
+		}
+		cfg.Listen = *listen
+	}
+	// Refuse before any slow work: without users the dashboard is open.
+	if len(cfg.Auth.Users) == 0 && !config.Loopback(cfg.Listen) {
+		return fmt.Errorf("refusing to listen on %s without sign-in: add auth.users to the config (make hashes with `attache passwd`), or listen on 127.0.0.1", cfg.Listen)
+	}
+	log := env.Log()
+	if *withDemo {
+		if err := ensureDemoFleet(ctx, env, cfg); err != nil {
+			return err
+		}
+	}
+	mdb, err := metrics.Open(ctx, cfg.Metrics, cfg.BusyTimeout.D())
+	if err != nil {
+		return err
+	}
+	defer mdb.Close()
+	if *withDemo {
+		if err := ensureFirstRun(ctx, env, cfg, mdb); err != nil {
+			return err
+		}
+	}
+
+	reps, err := report.LoadDir(cfg.ReportsFS)
+	if err != nil {
+		logProblems(log, "reports could not all be loaded; the others are served", err)
+	}
+	// Panels and ad-hoc queries run in separate sandbox pools, so a slow
+	// ad-hoc query never holds up a chart.
+	panelSB := sandbox.NewRunner(4, cfg.QueryTimeout.D(), cfg.BusyTimeout.D())
+	defer panelSB.Close()
+	adhocSB := sandbox.NewRunner(2, cfg.QueryTimeout.D(), cfg.BusyTimeout.D())
+	defer adhocSB.Close()
+	// Exports stream whole tables: they get export_timeout, not the
+	// query_timeout of a panel on screen.
+	exportSB := sandbox.NewRunner(2, cfg.ExportTimeout.D(), cfg.BusyTimeout.D())
+	defer exportSB.Close()
+	panels := report.NewRunner(panelSB, cfg.Metrics, cfg.RowLimit)
+	web, err := fs.Sub(attache.Files, "web")
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(cfg, server.Deps{
+		Metrics: mdb, Reports: reps, Panels: panels, Sandbox: adhocSB, Web: web, Log: log,
+		Exports: report.NewRunner(exportSB, cfg.Metrics, cfg.RowLimit),
+		StartRun: func(ctx context.Context, opt rollup.Options) (*rollup.Summary, error) {
+			return rollup.Run(ctx, cfg, mdb, opt)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	// Panel SQL over a large metrics DB takes seconds: check the reports and
+	// then fill the panel cache in the background, with the dashboard up.
+	go func() {
+		if err := report.Validate(panels, reps); err != nil {
+			logProblems(log, "report panels have problems; each broken panel shows its error in place", err)
+		} else {
+			log.Info("reports checked", "reports", len(reps))
+		}
+		srv.Warm(ctx)
+	}()
+	if len(cfg.Auth.Users) == 0 {
+		fmt.Fprintf(env.Stderr, "attache: no auth.users in the config, so sign-in is off and everyone on this machine is an admin\n")
+	}
+	fmt.Fprintf(env.Stderr, "attache: dashboard on http://%s (Ctrl-C stops it)\n", displayAddr(cfg.Listen))
+	return srv.ListenAndServe(ctx)
+}
+
+// logProblems logs each line of a joined error, so every broken report and
+// panel is named on a line of its own.
+func logProblems(log *slog.Logger, msg string, err error) {
+	log.Error(msg)
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			log.Error("  " + line)
+		}
+	}
+}
+
+// ensureDemoFleet generates the demo fleet when tenants.dir holds no tenant.
+func ensureDemoFleet(ctx context.Context, env *Env, cfg *config.Config) error {
+	dir := cfg.Tenants.Dir
+	if cfg.Tenants.Catalog != nil || dir == "" {
+		return errors.New("--demo needs tenants.dir in the config (the demo fleet is a folder of databases)")
+	}
+	if dbs, _ := filepath.Glob(filepath.Join(dir, "*.db")); len(dbs) > 0 {
+		return nil
+	}
+	fmt.Fprintf(env.Stderr, "attache: no tenants in %s; generating the demo fleet\n", dir)
+	bar := newProgress(env.Stderr, "tenants")
+	sum, err := demo.Generate(ctx, demo.Options{Dir: dir}, bar.update)
+	bar.done()
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	fmt.Fprintf(env.Stderr, "attache: demo fleet of %d tenants (%s) in %s\n", sum.Tenants, humanBytes(sum.Bytes), dir)
+	return nil
+}
+
+// ensureFirstRun runs rollups once when the metrics DB has no finished run,
+// so the demo's reports have data the moment the dashboard opens.
+func ensureFirstRun(ctx context.Context, env *Env, cfg *config.Config, mdb *metrics.DB) error {
+	last, err := mdb.LastRun(ctx)
+	if err != nil || last != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stderr, "attache: no run yet; reading the fleet once")
+	bar := newProgress(env.Stderr, "tenants")
+	sum, err := rollup.Run(ctx, cfg, mdb, rollup.Options{Job: "demo", Progress: bar.update, Log: env.Log()})
+	bar.done()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stderr, "attache:", sum)
+	return nil
+}
+
+// displayAddr turns a wildcard listen address into one a browser can open.
+func displayAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		}
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -1,0 +1,184 @@
+package server
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/attache/attache/internal/export"
+	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/query"
+	"github.com/attache/attache/internal/report"
+	"github.com/attache/attache/internal/rollup"
+)
+
+// maxQueryRowsShown bounds the HTML table; the CSV has up to row_limit.
+const maxQueryRowsShown = 1000
+
+const exampleQuery = "SELECT count(*) AS todos FROM tenant.todos"
+
+type queryView struct {
+	SQL       string
+	Tenants   string
+	Example   string
+	RowLimit  int
+	Timeout   time.Duration
+	Ran       bool
+	Err       string
+	Columns   []string
+	Numeric   []bool
+	Rows      [][]string
+	Total     int
+	Truncated bool
+	Partial   string
+	Asked     int
+	Errors    []metrics.TenantError
+	Elapsed   time.Duration
+}
+
+func (s *Server) queryPage(c echo.Context) error {
+	v := s.newQueryView(c)
+	if v.SQL == "" {
+		v.SQL = exampleQuery
+	}
+	return s.render(c, http.StatusOK, "query", pageData{Title: "Query", Nav: "query", Body: v})
+}
+
+func (s *Server) newQueryView(c echo.Context) queryView {
+	return queryView{
+		SQL: strings.TrimSpace(c.FormValue("sql")), Tenants: strings.TrimSpace(c.FormValue("tenants")),
+		Example: exampleQuery, RowLimit: s.cfg.RowLimit, Timeout: s.cfg.QueryTimeout.D(),
+	}
+}
+
+// queryRun runs the form's query over the fleet and shows the result.
+func (s *Server) queryRun(c echo.Context) error {
+	v := s.newQueryView(c)
+	v.Ran = true
+	res, code, err := s.adhocQuery(c, v.SQL, v.Tenants)
+	if err != nil {
+		if code == 0 {
+			return err
+		}
+		v.Err = err.Error()
+		return s.render(c, code, "query", pageData{Title: "Query", Nav: "query", Body: v})
+	}
+	v.Elapsed, _ = c.Get("adhoc.elapsed").(time.Duration)
+	v.Columns, v.Truncated, v.Partial, v.Asked, v.Errors = res.Columns, res.Truncated, res.Partial, res.Tenants, res.Errors
+	v.Total = len(res.Rows)
+	v.Numeric = make([]bool, len(res.Columns))
+	for _, r := range res.Rows[:min(len(res.Rows), maxQueryRowsShown)] {
+		cells := make([]string, len(r))
+		for i, x := range r {
+			cells[i] = formatCell(x, "")
+			if x != nil {
+				v.Numeric[i] = isNumeric(x)
+			}
+		}
+		v.Rows = append(v.Rows, cells)
+	}
+	return s.render(c, http.StatusOK, "query", pageData{Title: "Query", Nav: "query", Body: v})
+}
+
+// queryCSV runs the form's query and sends the rows as CSV, with text that
+// a spreadsheet would run as a formula neutralised like every export.
+func (s *Server) queryCSV(c echo.Context) error {
+	res, code, err := s.adhocQuery(c, strings.TrimSpace(c.FormValue("sql")), c.FormValue("tenants"))
+	if err != nil {
+		if code == 0 {
+			return err
+		}
+		return echo.NewHTTPError(code, err.Error())
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	h.Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": "attache-query-" + s.now().UTC().Format("20060102-150405") + ".csv"}))
+	c.Response().WriteHeader(http.StatusOK)
+	cw := csv.NewWriter(c.Response())
+	cw.UseCRLF = true
+	rec := make([]string, len(res.Columns))
+	for i, col := range res.Columns {
+		rec[i] = export.Neutralise(col)
+	}
+	cw.Write(rec)
+	for _, r := range res.Rows {
+		rec := make([]string, len(r))
+		for i, x := range r {
+			switch x.(type) {
+			case string, []byte:
+				rec[i] = export.Neutralise(report.Text(x))
+			default:
+				rec[i] = report.Text(x)
+			}
+		}
+		cw.Write(rec)
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// adhocQuery checks and runs an ad-hoc query. Its errors are the user's to
+// read (bad SQL, a tenant that is not in the fleet, busy, too slow), with the
+// status to answer them with; code 0 would be a server failure.
+func (s *Server) adhocQuery(c echo.Context, sqlText, tenants string) (*rollup.AdhocResult, int, error) {
+	if sqlText == "" {
+		return nil, http.StatusBadRequest, errors.New("Write a query first.")
+	}
+	if err := query.CheckReadOnly(sqlText); err != nil {
+		return nil, http.StatusBadRequest, err
+	}
+	// Ad-hoc queries get slots of their own: a slow one waits for nothing
+	// and holds up nothing but the page that asked.
+	select {
+	case s.adhoc <- struct{}{}:
+	default:
+		return nil, http.StatusTooManyRequests, errors.New("Other ad-hoc queries are running; try again when they have finished.")
+	}
+	// The engine checks its deadline between batches; the page does not
+	// wait past query_timeout for it, and the slot stays taken until the
+	// engine has really stopped.
+	limit := s.cfg.QueryTimeout.D()
+	ctx, cancel := context.WithTimeout(c.Request().Context(), limit+2*time.Second)
+	type answer struct {
+		res *rollup.AdhocResult
+		err error
+	}
+	ch := make(chan answer, 1)
+	start := time.Now()
+	go func() {
+		defer func() { <-s.adhoc }()
+		defer cancel()
+		res, err := rollup.Adhoc(ctx, s.cfg, s.sandbox, sqlText, splitIDs(tenants), s.cfg.RowLimit)
+		ch <- answer{res, err}
+	}()
+	var a answer
+	select {
+	case a = <-ch:
+	case <-ctx.Done():
+		a.err = fmt.Errorf("the query ran past query_timeout (%s) and was stopped; narrow it down (fewer tenants, a LIMIT) or raise query_timeout", limit)
+	}
+	c.Set("adhoc.elapsed", time.Since(start))
+	if a.err != nil {
+		s.reqLog(c).Info("ad-hoc query failed", "err", a.err)
+		return nil, http.StatusBadRequest, a.err
+	}
+	return a.res, 0, nil
+}
+
+// splitIDs reads a list of tenant ids separated by commas or new lines.
+func splitIDs(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

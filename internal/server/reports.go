@@ -1,0 +1,283 @@
+package server
+
+import (
+	"html/template"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/attache/attache/internal/report"
+)
+
+// maxTableRows is how many rows a table shows on the page; the CSV has all.
+const maxTableRows = 200
+
+// findReport looks a URL's report name up in the loaded list: a name never
+// reaches the file system.
+func (s *Server) findReport(name string) (*report.Report, error) {
+	if r := report.Find(s.reports, name); r != nil {
+		return r, nil
+	}
+	return nil, notFound("There is no report called %q.", name)
+}
+
+// reportOrWorkbook serves /reports/NAME and /reports/NAME.xlsx, which echo
+// routes alike.
+func (s *Server) reportOrWorkbook(c echo.Context) error {
+	name := c.Param("name")
+	if base, ok := strings.CutSuffix(name, ".xlsx"); ok {
+		return s.workbook(c, base)
+	}
+	return s.reportPage(c, name)
+}
+
+type reportView struct {
+	Report    *report.Report
+	Freshness string
+	Stale     bool            // no finished run, or a newer run failed
+	Panels    []template.HTML // rendered once per data version, see panel.html
+}
+
+type panelView struct {
+	ID, Title, Description, Chart string
+	Err                           string
+	Options                       map[string]any // ECharts options, for the page's JSON data block
+	Number                        string
+	Columns                       []column
+	Rows                          [][]cell
+	Shown, Total                  int
+	Truncated                     bool
+	CSV                           string
+	Elapsed                       time.Duration
+	Span                          int // columns of the 12-column grid
+}
+
+func (s *Server) reportPage(c echo.Context, name string) error {
+	rep, err := s.findReport(name)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	version, err := s.dataVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fresh, err := report.LoadFreshness(ctx, s.mdb, s.now())
+	if err != nil {
+		return err
+	}
+	entries := s.cache.report(rep, version)
+	v := reportView{Report: rep, Freshness: fresh.String(), Stale: fresh.Run == nil || (fresh.Latest != nil && fresh.Latest.ID > fresh.Run.ID && fresh.Latest.Status != "running")}
+	spans := layout(rep.Panels)
+	for i, e := range entries {
+		html, err := e.fragment(func(d *report.Data) (template.HTML, error) {
+			pv := s.panelView(rep, d)
+			pv.Span = spans[i]
+			return s.views.renderPanel(pv)
+		})
+		if err != nil {
+			return err
+		}
+		v.Panels = append(v.Panels, html)
+	}
+	return s.render(c, http.StatusOK, "report", pageData{Title: rep.Title, Nav: "reports", Body: v})
+}
+
+// layout sizes panels on a 12-column grid so rows fill: consecutive numbers
+// share rows of up to four, balanced (seven make rows of four and three),
+// consecutive charts go two by two with a lone one full width, tables are
+// full width.
+// The layout depends on the panels' kinds only, never their data, so a
+// rendered panel can be kept.
+func layout(panels []*report.Panel) []int {
+	kind := func(i int) string {
+		switch c := panels[i].Chart; c {
+		case report.ChartNumber, report.ChartTable:
+			return c
+		}
+		return "chart"
+	}
+	spans := make([]int, len(panels))
+	for i := 0; i < len(panels); {
+		j := i
+		for j < len(panels) && kind(j) == kind(i) {
+			j++
+		}
+		switch n := j - i; kind(i) {
+		case report.ChartNumber:
+			k := i
+			for rows := (n + 3) / 4; rows > 0; rows-- {
+				per := (j - k + rows - 1) / rows
+				for end := k + per; k < end; k++ {
+					spans[k] = 12 / per
+				}
+			}
+		case report.ChartTable:
+			for k := i; k < j; k++ {
+				spans[k] = 12
+			}
+		default:
+			for k := i; k < j; k++ {
+				spans[k] = 6
+			}
+			if n%2 == 1 {
+				spans[j-1] = 12
+			}
+		}
+		i = j
+	}
+	return spans
+}
+
+// panelView turns a panel's data into what the page shows. A broken panel
+// shows its error in place; the rest of the page is unaffected.
+func (s *Server) panelView(rep *report.Report, d *report.Data) panelView {
+	p := d.Panel
+	v := panelView{
+		ID: p.ID, Title: p.Title, Description: p.Description, Chart: p.Chart,
+		CSV: "/reports/" + rep.Name + "/" + p.ID + ".csv", Elapsed: d.Elapsed, Truncated: d.Truncated,
+	}
+	if d.Err != nil {
+		v.Err = d.Err.Error()
+		return v
+	}
+	switch p.Chart {
+	case report.ChartNumber:
+		col := ""
+		if len(p.Y) > 0 {
+			col = p.Y[0]
+		} else if len(d.Columns) > 0 {
+			col = d.Columns[0]
+		}
+		if val := d.Value(); val != nil {
+			v.Number = formatCell(val, p.Format[col])
+		} else {
+			v.Number = "—"
+		}
+		return v
+	case report.ChartTable:
+	default:
+		opt, err := chartOptions(d)
+		if err != nil {
+			v.Err = p.Title + ": " + err.Error()
+			return v
+		}
+		v.Options = opt
+	}
+	numeric := make([]bool, len(d.Columns))
+	for _, r := range d.Rows {
+		for i, x := range r {
+			if x != nil {
+				numeric[i] = isNumeric(x)
+			}
+		}
+	}
+	v.Columns = make([]column, len(d.Columns))
+	for i, name := range d.Columns {
+		v.Columns[i] = column{Name: name, Num: numeric[i]}
+	}
+	v.Total = len(d.Rows)
+	v.Shown = min(v.Total, maxTableRows)
+	v.Rows = make([][]cell, v.Shown)
+	for i, r := range d.Rows[:v.Shown] {
+		cells := make([]cell, len(r))
+		for j, x := range r {
+			text := formatCell(x, p.Format[d.Columns[j]])
+			cells[j] = cell{Text: text, Num: numeric[j], Long: len(text) > 40}
+		}
+		v.Rows[i] = cells
+	}
+	return v
+}
+
+// column and cell are a table's header and values as the page shows them.
+type column struct {
+	Name string
+	Num  bool // right-aligned
+}
+
+type cell struct {
+	Text string
+	Num  bool
+	Long bool // shown cut; the full text is its title
+}
+
+// reportJSON is /api/reports/NAME: every panel's columns and rows with the
+// types SQLite holds (blobs as their text), and the freshness line.
+func (s *Server) reportJSON(c echo.Context) error {
+	rep, err := s.findReport(c.Param("name"))
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	version, err := s.dataVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fresh, err := report.LoadFreshness(ctx, s.mdb, s.now())
+	if err != nil {
+		return err
+	}
+	type apiPanel struct {
+		ID        string   `json:"id"`
+		Title     string   `json:"title"`
+		Chart     string   `json:"chart"`
+		X         string   `json:"x,omitempty"`
+		Y         []string `json:"y,omitempty"`
+		Columns   []string `json:"columns"`
+		Rows      [][]any  `json:"rows"`
+		Truncated bool     `json:"truncated"`
+		Error     string   `json:"error,omitempty"`
+	}
+	out := struct {
+		Name        string     `json:"name"`
+		Title       string     `json:"title"`
+		Description string     `json:"description,omitempty"`
+		Freshness   string     `json:"freshness"`
+		RunID       int64      `json:"run_id,omitempty"`
+		Coverage    float64    `json:"coverage"`
+		Panels      []apiPanel `json:"panels"`
+	}{Name: rep.Name, Title: rep.Title, Description: rep.Description, Freshness: fresh.String(), Coverage: fresh.Coverage()}
+	if fresh.Run != nil {
+		out.RunID = fresh.Run.ID
+	}
+	for _, e := range s.cache.report(rep, version) {
+		d, p := e.data, e.data.Panel
+		ap := apiPanel{ID: p.ID, Title: p.Title, Chart: p.Chart, X: p.X, Y: p.Y, Columns: d.Columns, Rows: jsonRows(d.Rows), Truncated: d.Truncated}
+		if ap.Columns == nil {
+			ap.Columns = []string{}
+		}
+		if d.Err != nil {
+			ap.Error = d.Err.Error()
+		}
+		out.Panels = append(out.Panels, ap)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// jsonRows keeps numbers and text as they are and renders blobs as text.
+func jsonRows(rows [][]any) [][]any {
+	out := make([][]any, len(rows))
+	for i, r := range rows {
+		row := make([]any, len(r))
+		for j, v := range r {
+			switch x := v.(type) {
+			case []byte:
+				row[j] = report.Text(x)
+			case float64:
+				if math.IsInf(x, 0) || math.IsNaN(x) {
+					row[j] = report.Text(x) // JSON has no infinities
+				} else {
+					row[j] = x
+				}
+			default:
+				row[j] = v
+			}
+		}
+		out[i] = row
+	}
+	return out
+}

@@ -1,0 +1,129 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/rollup"
+)
+
+type runsView struct {
+	Runs    []metrics.Run
+	Jobs    []string
+	CanRun  bool
+	Notice  string
+	Warning string
+}
+
+// runNotice turns the notice a redirect after starting a run carries into
+// a message, and whether it is a warning.
+func runNotice(key string) (msg string, warn bool) {
+	switch key {
+	case "started":
+		return "Run started; it shows here as running until it finishes.", false
+	case "finished":
+		return "Run finished.", false
+	case "busy":
+		return "Another run is in progress, so no new run was started. Try again when it has finished.", true
+	case "failed":
+		return "The run could not start or failed; the details are in the server log.", true
+	}
+	return "", false
+}
+
+func (s *Server) runList(c echo.Context) error {
+	runs, err := s.mdb.Runs(c.Request().Context(), "", 100)
+	if err != nil {
+		return err
+	}
+	v := runsView{Runs: runs, CanRun: s.startRun != nil}
+	if msg, warn := runNotice(c.QueryParam("notice")); warn {
+		v.Warning = msg
+	} else {
+		v.Notice = msg
+	}
+	for _, j := range s.cfg.Jobs {
+		v.Jobs = append(v.Jobs, j.Name)
+	}
+	return s.render(c, http.StatusOK, "runs", pageData{Title: "Runs", Nav: "runs", Body: v})
+}
+
+type runView struct {
+	Run    *metrics.Run
+	Errors []metrics.TenantError
+	Shown  int
+}
+
+func (s *Server) runPage(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return notFound("There is no run %q.", c.Param("id"))
+	}
+	ctx := c.Request().Context()
+	r, err := s.mdb.GetRun(ctx, id)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return notFound("There is no run %d.", id)
+	}
+	errs, err := s.mdb.RunErrors(ctx, id, 1000)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "run", pageData{Title: "Run " + strconv.FormatInt(id, 10), Nav: "runs", Body: runView{Run: r, Errors: errs, Shown: len(errs)}})
+}
+
+// runStart starts a run in the background and sends the admin back to
+// /runs. A run that ends (or cannot start) within a moment says so at once.
+func (s *Server) runStart(c echo.Context) error {
+	if s.startRun == nil {
+		return echo.NewHTTPError(http.StatusNotImplemented, "This dashboard cannot start runs; use `attache run`.")
+	}
+	opt := rollup.Options{Job: "dashboard", Full: c.FormValue("full") != "", Log: s.log.With("component", "run")}
+	if name := c.FormValue("job"); name != "" {
+		found := false
+		for _, j := range s.cfg.Jobs {
+			if j.Name == name {
+				opt.Job, opt.Queries, found = j.Name, j.Queries, true
+			}
+		}
+		if !found {
+			return badRequest("There is no job %q in the config.", name)
+		}
+	}
+	by := currentUser(c).Name
+	log := s.log.With("job", opt.Job, "by", by)
+	done := make(chan error, 1)
+	s.runs.Add(1)
+	go func() {
+		defer s.runs.Done()
+		sum, err := s.startRun(s.baseCtx, opt)
+		if err != nil {
+			log.Error("run from the dashboard", "err", err)
+		} else {
+			log.Info("run from the dashboard finished", "summary", sum.String())
+		}
+		done <- err
+	}()
+	log.Info("run started from the dashboard")
+	notice := "started"
+	select {
+	case err := <-done:
+		switch {
+		case errors.Is(err, metrics.ErrRunInProgress):
+			notice = "busy"
+		case err != nil:
+			notice = "failed"
+		default:
+			notice = "finished"
+		}
+	case <-time.After(time.Second):
+	}
+	return c.Redirect(http.StatusSeeOther, "/runs?notice="+notice)
+}
