@@ -75,7 +75,7 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 			attach[i] = sandbox.Attach{Schema: slotName(i), Path: t.Path}
 			args[i] = t.ID
 		}
-		r, err := sb.Query("", attach, b.String(), want, args...)
+		r, err := sb.QueryBy(deadline, "", attach, b.String(), want, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -95,8 +95,14 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 		want := limit - len(res.Rows)
 		ans, err := run(batch, want)
 		if err != nil {
-			// Isolate: run each tenant alone, keeping the good ones' rows.
-			for _, t := range batch {
+			// Isolate: run each tenant alone, keeping the good ones' rows,
+			// but never past the deadline.
+			for j, t := range batch {
+				if time.Now().After(deadline) {
+					res.Truncated = true
+					res.Partial = fmt.Sprintf("stopped after query_timeout (%s) with %d of %d tenants read", sb.Timeout, i+j, len(fleet))
+					return res, nil
+				}
 				want := limit - len(res.Rows)
 				one, err := run([]tenant.Tenant{t}, want)
 				if err != nil {

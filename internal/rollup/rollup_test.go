@@ -527,3 +527,20 @@ func TestWALTenantWithLiveWriter(t *testing.T) {
 		t.Fatalf("todos = %v, want 4", got[0][0])
 	}
 }
+
+func TestAdhocSharesOneDeadline(t *testing.T) {
+	e := setup(t, nil)
+	for i := 0; i < 12; i++ {
+		todoTenant(t, e.dir, fmt.Sprintf("t%02d", i), 1)
+	}
+	sb := sandbox.NewRunner(1, 700*time.Millisecond, time.Second)
+	defer sb.Close()
+	start := time.Now()
+	res, err := Adhoc(context.Background(), e.cfg, sb, "SELECT (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n) AS spin FROM tenant.todos", nil, 100)
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("a runaway ad-hoc query over 12 tenants took %s; the batches must share one query_timeout", el)
+	}
+	if err == nil && (res == nil || !res.Truncated || res.Partial == "") && (res == nil || len(res.Errors) == 0) {
+		t.Fatalf("a stopped query must say so: %+v", res)
+	}
+}

@@ -201,9 +201,19 @@ func (r *Runner) Close() { r.pool.Close() }
 // Query runs sqlText on db (with attach) and returns up to limit rows. A
 // query still running at the runner's timeout is killed with its process.
 func (r *Runner) Query(db string, attach []Attach, sqlText string, limit int, args ...any) (*sqlite.Result, error) {
+	return r.QueryBy(time.Now().Add(r.Timeout), db, attach, sqlText, limit, args...)
+}
+
+// QueryBy is Query with a deadline shared by several calls, as a
+// cross-tenant query's batches share one query_timeout.
+func (r *Runner) QueryBy(deadline time.Time, db string, attach []Attach, sqlText string, limit int, args ...any) (*sqlite.Result, error) {
+	left := time.Until(deadline)
+	if left <= 0 {
+		return nil, fmt.Errorf("query stopped after %s (query_timeout); narrow it down or raise query_timeout", r.Timeout)
+	}
 	req := &Request{Op: "query", DB: db, Attach: attach, SQL: sqlText, Args: args, Limit: limit, Busy: r.Busy}
 	var resp Response
-	if err := r.pool.Call(req, &resp, r.Timeout); err != nil {
+	if err := r.pool.Call(req, &resp, left); err != nil {
 		if errors.Is(err, worker.ErrTimeout) {
 			return nil, fmt.Errorf("query stopped after %s (query_timeout); narrow it down or raise query_timeout", r.Timeout)
 		}
