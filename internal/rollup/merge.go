@@ -187,7 +187,7 @@ func (m *merge) loadTemp(ctx context.Context, conn *sql.Conn, sum *Summary) erro
 
 // mergeQuery lands one query's staged rows in rollup_NAME and returns how
 // many rows it wrote.
-func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string) (int64, error) {
+func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string) (written int64, mergeErr error) {
 	exec := func(q string, args ...any) (int64, error) { return m.exec(ctx, q, args...) }
 	table := quoteIdent("rollup_" + q.Name)
 	staged := "s_" + q.Name
@@ -222,19 +222,26 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 		for _, c := range cols[1:] {
 			defs = append(defs, quoteIdent(c)) // no type: values keep their storage class
 		}
-		stmts := []string{"CREATE TABLE " + table + " (" + strings.Join(defs, ", ") + ")"}
+		if _, err := exec("CREATE TABLE " + table + " (" + strings.Join(defs, ", ") + ")"); err != nil {
+			return 0, err
+		}
+		// A new table's indexes are built after its first rows land: one
+		// sort is cheaper than keeping them up to date row by row.
+		var indexes []string
 		if snapshot {
-			stmts = append(stmts,
+			indexes = append(indexes,
 				"CREATE INDEX "+quoteIdent("rollup_"+q.Name+"_tenant_bucket")+" ON "+table+" (tenant_id, bucket)",
 				"CREATE INDEX "+quoteIdent("rollup_"+q.Name+"_bucket")+" ON "+table+" (bucket)")
 		} else {
-			stmts = append(stmts, "CREATE INDEX "+quoteIdent("rollup_"+q.Name+"_tenant")+" ON "+table+" (tenant_id)")
+			indexes = append(indexes, "CREATE INDEX "+quoteIdent("rollup_"+q.Name+"_tenant")+" ON "+table+" (tenant_id)")
 		}
-		for _, s := range stmts {
-			if _, err := exec(s); err != nil {
-				return 0, err
+		defer func() {
+			for _, s := range indexes {
+				if _, err := exec(s); err != nil && mergeErr == nil {
+					mergeErr = err
+				}
 			}
-		}
+		}()
 		existing = append([]string{"tenant_id"}, cols[1:]...)
 		if snapshot {
 			existing = append(existing, "bucket")
@@ -258,7 +265,6 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 		}
 	}
 	bucket := query.Bucket(q.Grain, m.bucketAt)
-	var written int64
 	okSet := "(SELECT tenant_id FROM temp.run_ok WHERE query = ?)"
 	if cols != nil {
 		quoted := make([]string, len(cols)-1)
@@ -271,7 +277,22 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 				return 0, err
 			}
 		} else {
-			if _, err := exec("DELETE FROM "+table+" WHERE tenant_id IN "+okSet, q.Name); err != nil {
+			// When this run read every tenant the table holds rows for (a full
+			// run), emptying it whole is far cheaper than deleting tenant by
+			// tenant. rollup_state has a row for every tenant ever read
+			// fine for q, so every tenant that can have rows here.
+			var all bool
+			err := m.conn.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM rollup_state s WHERE s.query = ?1
+				AND NOT EXISTS (SELECT 1 FROM temp.run_ok o WHERE o.query = ?1 AND o.tenant_id = s.tenant_id))`, q.Name).Scan(&all)
+			if err != nil {
+				return 0, fmt.Errorf("%s", sqlite.Message(err))
+			}
+			del := "DELETE FROM " + table + " WHERE tenant_id IN " + okSet
+			args := []any{q.Name}
+			if all {
+				del, args = "DELETE FROM "+table, nil
+			}
+			if _, err := exec(del, args...); err != nil {
 				return 0, err
 			}
 		}
@@ -327,7 +348,9 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 		  WHERE f.query = ? AND t.plan = 'read' AND f.lasting
 		  ON CONFLICT (tenant_id, query) DO UPDATE SET fingerprint = excluded.fingerprint, sql_hash = excluded.sql_hash, run_id = excluded.run_id, error = excluded.error`,
 			[]any{stateHash(q, m.bucketAt), m.runID, q.Name}},
-		{`DELETE FROM rollup_state WHERE query = ? AND tenant_id IN (SELECT tenant_id FROM temp.run_failures WHERE query = ? AND NOT lasting)`, []any{q.Name, q.Name}},
+		// The state row stays (it says the table may hold the tenant's rows),
+		// with a fingerprint no file has.
+		{`UPDATE rollup_state SET fingerprint = '' WHERE query = ? AND tenant_id IN (SELECT tenant_id FROM temp.run_failures WHERE query = ? AND NOT lasting)`, []any{q.Name, q.Name}},
 		{`INSERT INTO rollups (name, description, mode, grain, columns, sql_hash, last_run_id) VALUES (?, ?, ?, ?, ?, ?, ?)
 		  ON CONFLICT (name) DO UPDATE SET description = excluded.description, mode = excluded.mode, grain = excluded.grain,
 		    columns = excluded.columns, sql_hash = excluded.sql_hash, last_run_id = excluded.last_run_id`,

@@ -351,6 +351,11 @@ func TestReplaceModeReplacesTenantRows(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
+	// A full rerun replaces everything at once and lands the same rows.
+	e.run(t, Options{Full: true})
+	if got := e.rows(t, "SELECT tenant_id, count(*) FROM rollup_titles GROUP BY tenant_id ORDER BY tenant_id"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after --full: got %v, want %v", got, want)
+	}
 	if cols := e.rows(t, "SELECT name FROM pragma_table_info('rollup_titles') ORDER BY cid"); len(cols) != 3 {
 		t.Fatalf("replace-mode table has columns %v, want tenant_id, title, done (no bucket)", cols)
 	}
@@ -542,5 +547,38 @@ func TestAdhocSharesOneDeadline(t *testing.T) {
 	}
 	if err == nil && (res == nil || !res.Truncated || res.Partial == "") && (res == nil || len(res.Errors) == 0) {
 		t.Fatalf("a stopped query must say so: %+v", res)
+	}
+}
+
+func TestFullRerunKeepsRowsOfTenantsThatFailed(t *testing.T) {
+	e := setup(t, map[string]string{"titles": "-- mode: replace\nSELECT title FROM tenant.todos"})
+	todoTenant(t, e.dir, "a", 2)
+	todoTenant(t, e.dir, "b", 3)
+	e.run(t, Options{})
+	// b is locked during the next full runs: its earlier rows must stay.
+	db, err := sqlite.Open(filepath.Join(e.dir, "b.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, s := range []string{"BEGIN EXCLUSIVE", "INSERT INTO todos (title) VALUES ('held')"} {
+		if _, err := conn.ExecContext(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		sum := e.run(t, Options{Full: true})
+		if sum.Failed != 1 {
+			t.Fatalf("run %d: %+v, want b failed (locked)", i, sum)
+		}
+		got := e.rows(t, "SELECT tenant_id, count(*) FROM rollup_titles GROUP BY tenant_id ORDER BY tenant_id")
+		if want := [][]any{{"a", int64(2)}, {"b", int64(3)}}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("run %d: rows %v, want %v: a failed tenant keeps its last good rows", i, got, want)
+		}
 	}
 }
