@@ -12,6 +12,7 @@ import (
 	"github.com/attache/attache/internal/query"
 	"github.com/attache/attache/internal/sandbox"
 	"github.com/attache/attache/internal/tenant"
+	"github.com/attache/attache/internal/worker"
 )
 
 // AdhocResult is an ad-hoc cross-tenant query's answer: tenant_id first,
@@ -94,6 +95,15 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 		more := i+len(batch) < len(fleet) // tenants left after this batch
 		want := limit - len(res.Rows)
 		ans, err := run(batch, want)
+		if errors.Is(err, worker.ErrTimeout) {
+			// Out of time: no retries. Say so, with whatever came back.
+			if len(res.Rows) == 0 && len(res.Errors) == 0 {
+				return nil, err
+			}
+			res.Truncated = true
+			res.Partial = fmt.Sprintf("stopped after query_timeout (%s) with %d of %d tenants read", sb.Timeout, i, len(fleet))
+			return res, nil
+		}
 		if err != nil {
 			// Isolate: run each tenant alone, keeping the good ones' rows,
 			// but never past the deadline.

@@ -183,6 +183,16 @@ func quoteIdent(s string) string {
 	return string(append(out, '"'))
 }
 
+// TimeoutError is a query stopped at its time limit; it wraps
+// worker.ErrTimeout.
+type TimeoutError struct{ Limit time.Duration }
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("query stopped after %s (query_timeout); narrow it down or raise query_timeout", e.Limit)
+}
+
+func (e *TimeoutError) Unwrap() error { return worker.ErrTimeout }
+
 // Runner sends requests to a pool of sandbox children with a time limit.
 type Runner struct {
 	pool    *worker.Pool
@@ -209,13 +219,13 @@ func (r *Runner) Query(db string, attach []Attach, sqlText string, limit int, ar
 func (r *Runner) QueryBy(deadline time.Time, db string, attach []Attach, sqlText string, limit int, args ...any) (*sqlite.Result, error) {
 	left := time.Until(deadline)
 	if left <= 0 {
-		return nil, fmt.Errorf("query stopped after %s (query_timeout); narrow it down or raise query_timeout", r.Timeout)
+		return nil, &TimeoutError{r.Timeout}
 	}
 	req := &Request{Op: "query", DB: db, Attach: attach, SQL: sqlText, Args: args, Limit: limit, Busy: r.Busy}
 	var resp Response
 	if err := r.pool.Call(req, &resp, left); err != nil {
 		if errors.Is(err, worker.ErrTimeout) {
-			return nil, fmt.Errorf("query stopped after %s (query_timeout); narrow it down or raise query_timeout", r.Timeout)
+			return nil, &TimeoutError{r.Timeout}
 		}
 		return nil, err
 	}
