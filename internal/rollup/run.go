@@ -320,7 +320,6 @@ func unhex(h string) string {
 type dispatched struct {
 	staging  []string
 	failures []failure
-	rows     int64
 	maxRSS   int64
 }
 
@@ -433,7 +432,6 @@ type session struct {
 	staging  string
 	done     [][]batchTenant
 	failures []failure
-	rows     int64
 }
 
 func (d *dispatcher) start() (*session, error) {
@@ -502,7 +500,6 @@ func (d *dispatcher) work() {
 		}
 		s.done = append(s.done, b)
 		s.failures = append(s.failures, resp.Failures...)
-		s.rows += resp.Rows
 		d.mu.Lock()
 		d.done += len(b)
 		done := min(d.done, d.total)
@@ -520,7 +517,6 @@ func (d *dispatcher) work() {
 			d.out.staging = append(d.out.staging, s.staging)
 		}
 		d.out.failures = append(d.out.failures, s.failures...)
-		d.out.rows += s.rows
 		d.out.maxRSS = max(d.out.maxRSS, s.proc.MaxRSS())
 		d.mu.Unlock()
 	}

@@ -47,7 +47,6 @@ type batchTenant struct {
 type response struct {
 	Err      string // the worker itself is unusable
 	Failures []failure
-	Rows     int64
 }
 
 type failure struct {
@@ -180,8 +179,7 @@ func (w *batchWorker) batch(ctx context.Context, tenants []batchTenant) *respons
 		if len(arms) == 0 {
 			break
 		}
-		n, fails := w.runQuery(ctx, q, arms)
-		resp.Rows += n
+		fails := w.runQuery(ctx, q, arms)
 		resp.Failures = append(resp.Failures, fails...)
 		failed := map[string]bool{}
 		for _, f := range fails {
@@ -207,39 +205,34 @@ func (w *batchWorker) batch(ctx context.Context, tenants []batchTenant) *respons
 // runQuery runs q over all arms in one UNION ALL statement; when that fails
 // it isolates the culprits by running each tenant alone, so one broken
 // tenant never costs the others their rows.
-func (w *batchWorker) runQuery(ctx context.Context, q preparedQuery, arms []arm) (int64, []failure) {
+func (w *batchWorker) runQuery(ctx context.Context, q preparedQuery, arms []arm) []failure {
 	if !w.check && !w.created[q.name] {
 		if err := w.createStaging(ctx, q, arms); err != nil {
 			var fails []failure
 			for _, a := range arms {
 				fails = append(fails, failure{Tenant: a.t.ID, Query: q.name, Error: err.Error()})
 			}
-			return 0, fails
+			return fails
 		}
 	}
-	n, err := w.exec(ctx, q, arms)
-	if err == nil {
-		return n, nil
+	if err := w.exec(ctx, q, arms); err == nil {
+		return nil
 	}
 	if len(arms) > 1 && !w.check {
 		// A statement that failed part-way may have left rows behind.
 		w.deleteStaged(ctx, q, arms)
 	}
-	var total int64
 	var fails []failure
 	for _, a := range arms {
 		one := []arm{a}
-		n, err := w.exec(ctx, q, one)
-		if err != nil {
+		if err := w.exec(ctx, q, one); err != nil {
 			if !w.check {
 				w.deleteStaged(ctx, q, one)
 			}
 			fails = append(fails, failure{Tenant: a.t.ID, Query: q.name, Error: tenantMessage(err, a.slot)})
-			continue
 		}
-		total += n
 	}
-	return total, fails
+	return fails
 }
 
 // createStaging makes the staging table of q with the query's own result
@@ -287,7 +280,7 @@ func (w *batchWorker) createStaging(ctx context.Context, q preparedQuery, arms [
 
 // exec runs q over arms as one statement: INSERT ... SELECT into staging, or
 // EXPLAIN in check mode. Tenant ids are bound, never formatted into SQL.
-func (w *batchWorker) exec(ctx context.Context, q preparedQuery, arms []arm) (int64, error) {
+func (w *batchWorker) exec(ctx context.Context, q preparedQuery, arms []arm) error {
 	var b strings.Builder
 	args := make([]any, 0, len(arms))
 	if w.check {
@@ -305,16 +298,12 @@ func (w *batchWorker) exec(ctx context.Context, q preparedQuery, arms []arm) (in
 	if w.check {
 		rows, err := w.conn.QueryContext(ctx, b.String(), args...)
 		if err != nil {
-			return 0, err
+			return err
 		}
-		return 0, rows.Close()
+		return rows.Close()
 	}
-	res, err := w.conn.ExecContext(ctx, b.String(), args...)
-	if err != nil {
-		return 0, err
-	}
-	n, _ := res.RowsAffected()
-	return n, nil
+	_, err := w.conn.ExecContext(ctx, b.String(), args...)
+	return err
 }
 
 func (w *batchWorker) deleteStaged(ctx context.Context, q preparedQuery, arms []arm) {
