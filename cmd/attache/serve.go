@@ -10,14 +10,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/attache/attache"
 	"github.com/attache/attache/internal/config"
 	"github.com/attache/attache/internal/demo"
+	"github.com/attache/attache/internal/digest"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/report"
 	"github.com/attache/attache/internal/rollup"
 	"github.com/attache/attache/internal/sandbox"
+	"github.com/attache/attache/internal/schedule"
 	"github.com/attache/attache/internal/server"
 )
 
@@ -64,9 +67,27 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 
+	// Bind first: a second `attache serve` on a taken port must fail before
+	// its scheduler could run a job or send a digest.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	defer ln.Close()
+	// The scheduler's and the digests' records go through a connection of
+	// their own: a run holds mdb's only writer for its whole length.
+	journal, err := metrics.OpenJournal(cfg.Metrics, max(cfg.BusyTimeout.D(), 30*time.Second))
+	if err != nil {
+		return err
+	}
+	defer journal.Close()
+
 	reps, err := report.LoadDir(cfg.ReportsFS)
 	if err != nil {
 		logProblems(log, "reports could not all be loaded; the others are served", err)
+	}
+	if err := digest.Check(cfg, reps); err != nil {
+		logProblems(log, "digests have problems; each one fails and is recorded when it is due", err)
 	}
 	// Panels and ad-hoc queries run in separate sandbox pools, so a slow
 	// ad-hoc query never holds up a chart.
@@ -79,20 +100,49 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	exportSB := sandbox.NewRunner(2, cfg.ExportTimeout.D(), cfg.BusyTimeout.D())
 	defer exportSB.Close()
 	panels := report.NewRunner(panelSB, cfg.Metrics, cfg.RowLimit)
+	exports := report.NewRunner(exportSB, cfg.Metrics, cfg.RowLimit)
 	web, err := fs.Sub(attache.Files, "web")
 	if err != nil {
 		return err
 	}
+
+	// A digest attaches the whole workbook, so its panels get export_timeout.
+	digestDeps := digest.Deps{Metrics: mdb, Journal: journal, Panels: exports, Reports: reps, Log: log}
+	sched := schedule.New(cfg, schedule.Deps{
+		Metrics: mdb, Journal: journal, Log: log,
+		Send: func(ctx context.Context, d config.Digest) error {
+			_, err := digest.Send(ctx, cfg, d, digestDeps)
+			return err
+		},
+	})
+	// A preview is a page someone waits for: query_timeout, like a report.
+	previewDeps := digestDeps
+	previewDeps.Panels = panels
 	srv, err := server.New(cfg, server.Deps{
-		Metrics: mdb, Reports: reps, Panels: panels, Sandbox: adhocSB, Web: web, Log: log,
-		Exports: report.NewRunner(exportSB, cfg.Metrics, cfg.RowLimit),
+		Metrics: mdb, Reports: reps, Panels: panels, Exports: exports, Sandbox: adhocSB, Web: web, Log: log,
 		StartRun: func(ctx context.Context, opt rollup.Options) (*rollup.Summary, error) {
 			return rollup.Run(ctx, cfg, mdb, opt)
+		},
+		Schedule: sched,
+		PreviewDigest: func(ctx context.Context, name string) (*digest.Message, error) {
+			d, err := digest.Find(cfg, name)
+			if err != nil {
+				return nil, err
+			}
+			return digest.Render(ctx, cfg, d, previewDeps)
 		},
 	})
 	if err != nil {
 		return err
 	}
+	// Only the deferred Stop ends the scheduler, after the dashboard has
+	// shut down and before the journal, the sandboxes and mdb close: Stop
+	// interrupts a running job and waits for it, which a second, concurrent
+	// Stop (from ctx ending) would not.
+	if err := sched.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	defer sched.Stop()
 	// Panel SQL over a large metrics DB takes seconds: check the reports and
 	// then fill the panel cache in the background, with the dashboard up.
 	go func() {
@@ -106,8 +156,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if len(cfg.Auth.Users) == 0 {
 		fmt.Fprintf(env.Stderr, "attache: no auth.users in the config, so sign-in is off and everyone on this machine is an admin\n")
 	}
-	fmt.Fprintf(env.Stderr, "attache: dashboard on http://%s (Ctrl-C stops it)\n", displayAddr(cfg.Listen))
-	return srv.ListenAndServe(ctx)
+	if n := len(cfg.Jobs) + len(cfg.Digests); n > 0 {
+		fmt.Fprintf(env.Stderr, "attache: %d jobs and %d digests scheduled (timezone %s); see /runs\n", len(cfg.Jobs), len(cfg.Digests), cfg.Location)
+	}
+	fmt.Fprintf(env.Stderr, "attache: dashboard on http://%s (Ctrl-C stops it)\n", displayAddr(ln.Addr().String()))
+	return srv.Serve(ctx, ln)
 }
 
 // logProblems logs each line of a joined error, so every broken report and

@@ -19,7 +19,8 @@ func (s *Server) workbook(c echo.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	fresh, err := report.LoadFreshness(c.Request().Context(), s.mdb, s.now())
+	// Coverage counts only the tenants that failed a query this report reads.
+	fresh, err := report.LoadReportFreshness(c.Request().Context(), s.mdb, s.now(), rep)
 	if err != nil {
 		return err
 	}

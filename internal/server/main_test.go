@@ -218,17 +218,28 @@ func webFS(t testing.TB) fs.FS {
 // newServer builds a server on fx; edit may change a copy of its config.
 func newServer(t testing.TB, fx *fixture, edit func(*config.Config)) *Server {
 	t.Helper()
+	return newServerDeps(t, fx, edit, nil)
+}
+
+// newServerDeps is newServer with more: it may add to the Deps (a
+// scheduler, a digest preview) built on the same copy of the config.
+func newServerDeps(t testing.TB, fx *fixture, edit func(*config.Config), more func(*config.Config, *Deps)) *Server {
+	t.Helper()
 	cfg := *fx.cfg
 	if edit != nil {
 		edit(&cfg)
 	}
-	s, err := New(&cfg, Deps{
+	d := Deps{
 		Metrics: fx.mdb, Reports: fx.reports, Panels: fx.panels, Sandbox: fx.adhoc, Web: webFS(t),
 		Log: testLogger(t),
 		StartRun: func(ctx context.Context, opt rollup.Options) (*rollup.Summary, error) {
 			return rollup.Run(ctx, &cfg, fx.mdb, opt)
 		},
-	})
+	}
+	if more != nil {
+		more(&cfg, &d)
+	}
+	s, err := New(&cfg, d)
 	if err != nil {
 		t.Fatal(err)
 	}

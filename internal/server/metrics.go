@@ -14,7 +14,8 @@ import (
 	"github.com/attache/attache/internal/metrics"
 )
 
-// promMetrics is what /metrics exposes, on a registry of the server's own.
+// promMetrics is what /metrics exposes, on a registry of the server's own;
+// extra collectors (the scheduler's jobs) join it.
 type promMetrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -22,7 +23,7 @@ type promMetrics struct {
 	handler  echo.HandlerFunc
 }
 
-func newPromMetrics(mdb *metrics.DB, log *slog.Logger) *promMetrics {
+func newPromMetrics(mdb *metrics.DB, log *slog.Logger, extra ...prometheus.Collector) *promMetrics {
 	reg := prometheus.NewRegistry()
 	pm := &promMetrics{
 		reg: reg,
@@ -37,7 +38,10 @@ func newPromMetrics(mdb *metrics.DB, log *slog.Logger) *promMetrics {
 	reg.MustRegister(pm.requests, pm.latency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&runCollector{mdb: mdb, log: log, d: newRunDescs()})
-	pm.handler = echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	reg.MustRegister(extra...)
+	// echo's Gzip middleware compresses the response already; promhttp
+	// compressing it too made every gzip scrape unreadable.
+	pm.handler = echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, DisableCompression: true}))
 	return pm
 }
 

@@ -17,6 +17,12 @@ import (
 const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
+// previewCSP is csp for the digest preview, whose email in a sandboxed
+// srcdoc frame inherits the page's policy and is styled inline, as mail
+// clients require. Scripts stay as strict as everywhere.
+const previewCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
 // newEcho wires the middleware and the route table.
 func (s *Server) newEcho() *echo.Echo {
 	e := echo.New()

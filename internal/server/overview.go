@@ -9,6 +9,7 @@ import (
 
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/report"
+	"github.com/attache/attache/internal/schedule"
 	"github.com/attache/attache/internal/sqlite"
 )
 
@@ -18,6 +19,12 @@ type overviewView struct {
 	Fresh     string
 	Fleet     fleetHealth
 	Recent    []metrics.Run
+	// Jobs are the scheduled jobs and digests; Stale those that stopped
+	// succeeding (the dead-man's switch), flagged at the top.
+	Jobs  []schedule.JobStatus
+	Stale []schedule.JobStatus
+	// Problems are digests that failed or were held in the last week.
+	Problems []metrics.DigestAttempt
 }
 
 // fleetHealth is the fleet at a glance, from the tenants table.
@@ -37,7 +44,11 @@ func (s *Server) overview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := overviewView{Reports: s.reports, Freshness: fresh, Fresh: fresh.String(), Fleet: fleet}
+	v := overviewView{Reports: s.reports, Freshness: fresh, Fresh: fresh.String(), Fleet: fleet, Jobs: s.jobs()}
+	v.Stale = stale(v.Jobs)
+	if v.Problems, err = s.digestProblems(ctx); err != nil {
+		return err
+	}
 	if u := currentUser(c); u.Admin() {
 		if v.Recent, err = s.mdb.Runs(ctx, "", 5); err != nil {
 			return err

@@ -65,7 +65,8 @@ func (s *Server) reportPage(c echo.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	fresh, err := report.LoadFreshness(ctx, s.mdb, s.now())
+	// Coverage counts only tenants that failed a query this report reads.
+	fresh, err := report.LoadReportFreshness(ctx, s.mdb, s.now(), rep)
 	if err != nil {
 		return err
 	}
@@ -155,7 +156,7 @@ func (s *Server) panelView(rep *report.Report, d *report.Data) panelView {
 		if val := d.Value(); val != nil {
 			v.Number = formatCell(val, p.Format[col])
 		} else {
-			v.Number = "—"
+			v.Number = report.NoValue
 		}
 		return v
 	case report.ChartTable:
@@ -217,7 +218,7 @@ func (s *Server) reportJSON(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	fresh, err := report.LoadFreshness(ctx, s.mdb, s.now())
+	fresh, err := report.LoadReportFreshness(ctx, s.mdb, s.now(), rep)
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,8 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/runs", admin, s.runList},
 		{http.MethodPost, "/runs", admin, s.runStart},
 		{http.MethodGet, "/runs/:id", admin, s.runPage},
+		{http.MethodPost, "/jobs/:name/run", admin, s.jobRun}, // a configured job or digest, now
+		{http.MethodGet, "/digests/:name/preview", admin, s.digestPreview},
 		{http.MethodGet, "/query", admin, s.queryPage},
 		{http.MethodPost, "/query", admin, s.queryRun},
 		{http.MethodPost, "/query.csv", admin, s.queryCSV},

@@ -10,14 +10,19 @@ import (
 
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/rollup"
+	"github.com/attache/attache/internal/schedule"
 )
 
 type runsView struct {
-	Runs    []metrics.Run
-	Jobs    []string
-	CanRun  bool
-	Notice  string
-	Warning string
+	Runs []metrics.Run
+	// Scheduled are the configured jobs and digests with their status;
+	// Jobs their names for the manual run form.
+	Scheduled  []schedule.JobStatus
+	Jobs       []string
+	CanRun     bool
+	CanPreview bool
+	Notice     string
+	Warning    string
 }
 
 // runNotice turns the notice a redirect after starting a run carries into
@@ -26,10 +31,12 @@ func runNotice(key string) (msg string, warn bool) {
 	switch key {
 	case "started":
 		return "Run started; it shows here as running until it finishes.", false
+	case "sending":
+		return "Digest started: it is built and sent in the background, and its outcome shows under Schedules.", false
 	case "finished":
 		return "Run finished.", false
 	case "busy":
-		return "Another run is in progress, so no new run was started. Try again when it has finished.", true
+		return "Another run is in progress, or that job is still busy from before, so nothing new was started. Try again when it has finished.", true
 	case "failed":
 		return "The run could not start or failed; the details are in the server log.", true
 	}
@@ -41,14 +48,18 @@ func (s *Server) runList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := runsView{Runs: runs, CanRun: s.startRun != nil}
+	v := runsView{Runs: runs, Scheduled: s.jobs(), CanRun: s.startRun != nil, CanPreview: s.preview != nil}
 	if msg, warn := runNotice(c.QueryParam("notice")); warn {
 		v.Warning = msg
 	} else {
 		v.Notice = msg
 	}
-	for _, j := range s.cfg.Jobs {
-		v.Jobs = append(v.Jobs, j.Name)
+	// With a scheduler, configured jobs start through it (Run now); the
+	// form is left for ad-hoc runs.
+	if s.sched == nil {
+		for _, j := range s.cfg.Jobs {
+			v.Jobs = append(v.Jobs, j.Name)
+		}
 	}
 	return s.render(c, http.StatusOK, "runs", pageData{Title: "Runs", Nav: "runs", Body: v})
 }
@@ -86,7 +97,10 @@ func (s *Server) runStart(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotImplemented, "This dashboard cannot start runs; use `attache run`.")
 	}
 	opt := rollup.Options{Job: "dashboard", Full: c.FormValue("full") != "", Log: s.log.With("component", "run")}
-	if name := c.FormValue("job"); name != "" {
+	if name := c.FormValue("job"); name != "" && s.sched != nil {
+		// A configured job keeps its overlap checks and records.
+		return s.runNow(c, name)
+	} else if name != "" {
 		found := false
 		for _, j := range s.cfg.Jobs {
 			if j.Name == name {

@@ -18,12 +18,15 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/attache/attache/internal/config"
+	"github.com/attache/attache/internal/digest"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/report"
 	"github.com/attache/attache/internal/rollup"
 	"github.com/attache/attache/internal/sandbox"
+	"github.com/attache/attache/internal/schedule"
 )
 
 // Deps are everything the server uses from outside; nothing is global.
@@ -44,6 +47,14 @@ type Deps struct {
 	// StartRun runs rollups once (rollup.Run bound to the config and DB);
 	// the dashboard calls it in the background when an admin starts a run.
 	StartRun func(ctx context.Context, opt rollup.Options) (*rollup.Summary, error)
+	// Schedule runs the config's jobs and digests; the overview and /runs
+	// show their status and admins start them through it. nil when this
+	// process schedules nothing: the pages then leave the jobs out.
+	Schedule *schedule.Scheduler
+	// PreviewDigest renders the configured digest called name as it would
+	// go out now, without sending it (digest.Find and digest.Render bound
+	// to the config). nil: no previews.
+	PreviewDigest func(ctx context.Context, name string) (*digest.Message, error)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -57,6 +68,8 @@ type Server struct {
 	exports  *report.Runner
 	sandbox  *sandbox.Runner
 	startRun func(ctx context.Context, opt rollup.Options) (*rollup.Summary, error)
+	sched    *schedule.Scheduler
+	preview  func(ctx context.Context, name string) (*digest.Message, error)
 	now      func() time.Time
 	log      *slog.Logger
 
@@ -111,7 +124,7 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, mdb: d.Metrics, reports: d.Reports, panels: d.Panels, exports: d.Exports, sandbox: d.Sandbox,
-		startRun: d.StartRun, now: now, log: log,
+		startRun: d.StartRun, sched: d.Schedule, preview: d.PreviewDigest, now: now, log: log,
 		views: v, static: st, open: open,
 		sessions: newSessions(key, now, strings.HasPrefix(cfg.BaseURL, "https://")),
 		users:    map[string]config.User{},
@@ -127,7 +140,11 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 	for _, u := range cfg.Auth.Users {
 		s.users[u.Name] = u
 	}
-	s.prom = newPromMetrics(s.mdb, log)
+	var extra []prometheus.Collector
+	if s.sched != nil {
+		extra = append(extra, s.sched.Collector())
+	}
+	s.prom = newPromMetrics(s.mdb, log, extra...)
 	s.echo = s.newEcho()
 	return s, nil
 }
