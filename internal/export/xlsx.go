@@ -516,9 +516,9 @@ func (b *book) about(rep *report.Report, infos []*panelInfo, fresh *report.Fresh
 		line("Tenants in the run", int64(r.TenantsTotal), st.integer)
 		line("Tenants read ok", int64(r.TenantsOK), st.integer)
 		line("Tenants unchanged", int64(r.TenantsUnchanged), st.integer)
-		line("Tenants failed", int64(r.TenantsFailed), st.integer)
-		line("Coverage (ok + unchanged)", fresh.Coverage(), st.percent)
-		if r.TenantsFailed > 0 {
+		line("Tenants failed (in the queries this report reads)", int64(fresh.FailedTenants()), st.integer)
+		line("Coverage", fresh.Coverage(), st.percent)
+		if fresh.FailedTenants() > 0 {
 			line("Note", "Tenants that failed are missing from the numbers; the runs page of the dashboard says why.", st.wrap)
 		}
 	} else {

@@ -115,6 +115,9 @@ type Scheduler struct {
 	ownJrnl  bool
 	started  time.Time
 	inflight sync.WaitGroup
+	// stopped closes when the first Stop has finished; every Stop waits
+	// for it, so no caller closes the DB under a job still writing.
+	stopped chan struct{}
 }
 
 // ErrRunning is returned by RunNow when the job or digest is already running.
@@ -186,6 +189,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	adapter := cronLogger{log: s.log}
 	s.cron = cron.New(cron.WithLocation(loc), cron.WithLogger(adapter), cron.WithChain(cron.Recover(adapter)))
 	s.ctx, s.cancel = context.WithCancel(ctx)
+	s.stopped = make(chan struct{})
 	s.started = s.now()
 	for _, e := range s.entries {
 		switch {
@@ -211,19 +215,24 @@ func (s *Scheduler) Start(ctx context.Context) error {
 // interrupted) and waits for it to end. It is safe to call more than once.
 func (s *Scheduler) Stop() {
 	s.mu.Lock()
-	c := s.cron
+	c, stopped := s.cron, s.stopped
+	s.cron = nil
+	if c != nil {
+		s.cancel()
+	}
+	s.mu.Unlock()
 	if c == nil {
-		s.mu.Unlock()
+		if stopped != nil {
+			<-stopped // another Stop is at work: wait for it
+		}
 		return
 	}
-	s.cron = nil
-	s.cancel()
-	s.mu.Unlock()
 	<-c.Stop().Done()
 	s.inflight.Wait()
 	if s.ownJrnl {
 		s.journal.Close()
 	}
+	close(stopped)
 }
 
 // RunNow starts a job or digest now, in the background, as an admin asked
