@@ -45,7 +45,9 @@ func Open(ctx context.Context, path string, busy time.Duration) (*DB, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return nil, fmt.Errorf("metrics DB %s is a folder; point metrics at a file", path)
 	}
-	opt := sqlite.Options{BusyTimeout: busy, Pragmas: []string{"journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"}}
+	// temp_store=FILE: go-libsql is built to keep temp data in memory, so
+	// sorting a million-row index would hold it all in RAM.
+	opt := sqlite.Options{BusyTimeout: busy, Pragmas: []string{"journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "temp_store=FILE"}}
 	w, err := sqlite.Open(path, opt)
 	if err != nil {
 		return nil, fmt.Errorf("metrics DB: %w; point metrics at a new file or an attache metrics DB", err)
