@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"text/tabwriter"
 
+	"github.com/attache/attache/internal/report"
 	"github.com/attache/attache/internal/rollup"
 	"github.com/attache/attache/internal/sandbox"
 )
@@ -83,7 +83,7 @@ func writeRows(w io.Writer, format string, cols []string, rows [][]any) error {
 		for _, r := range rows {
 			rec := make([]string, len(r))
 			for i, v := range r {
-				rec[i] = cell(v)
+				rec[i] = report.Text(v)
 			}
 			cw.Write(rec)
 		}
@@ -103,26 +103,9 @@ func writeRows(w io.Writer, format string, cols []string, rows [][]any) error {
 			if i > 0 {
 				fmt.Fprint(tw, "\t")
 			}
-			fmt.Fprint(tw, oneLine(cell(v), 60))
+			fmt.Fprint(tw, oneLine(report.Text(v), 60))
 		}
 		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
-}
-
-// cell renders a value as text: NULL empty, blobs as hex.
-func cell(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case []byte:
-		return fmt.Sprintf("x'%x'", x)
-	}
-	return fmt.Sprint(v)
 }
