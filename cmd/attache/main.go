@@ -18,41 +18,19 @@ import (
 
 	"github.com/attache/attache"
 	"github.com/attache/attache/internal/config"
-	"github.com/attache/attache/internal/rollup"
-	"github.com/attache/attache/internal/sandbox"
-	"github.com/attache/attache/internal/worker"
+	"github.com/attache/attache/internal/roles"
 )
 
 func main() {
 	// The binary is also its own worker: the engine and the query sandbox
 	// start it again as child processes (see internal/worker).
-	if code, ok := serveWorker(); ok {
+	if code, ok := roles.Serve(); ok {
 		os.Exit(code)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	env := &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	os.Exit(Main(ctx, os.Args[1:], env))
-}
-
-// serveWorker runs the child side when this process was started as a worker.
-func serveWorker() (int, bool) {
-	var err error
-	switch worker.Role() {
-	case "":
-		return 0, false
-	case rollup.Role:
-		err = rollup.ServeWorker(os.Stdin, os.Stdout)
-	case sandbox.Role:
-		err = sandbox.Serve(os.Stdin, os.Stdout)
-	default:
-		err = fmt.Errorf("unknown worker role %q", worker.Role())
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "attache worker:", err)
-		return 1, true
-	}
-	return 0, true
 }
 
 // Env is what a command may touch of the outside world, so tests can run

@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/attache/attache/internal/roles"
 )
 
 // TestMain lets the test binary serve as attache's own worker processes.
 func TestMain(m *testing.M) {
-	if code, ok := serveWorker(); ok {
+	if code, ok := roles.Serve(); ok {
 		os.Exit(code)
 	}
 	os.Exit(m.Run())

@@ -27,9 +27,9 @@ import (
 	"github.com/attache/attache/internal/demo"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/report"
+	"github.com/attache/attache/internal/roles"
 	"github.com/attache/attache/internal/rollup"
 	"github.com/attache/attache/internal/sandbox"
-	"github.com/attache/attache/internal/worker"
 )
 
 // base is the metrics DB every test starts from: a demo fleet of 30
@@ -44,18 +44,8 @@ var base struct {
 // TestMain serves the engine's and the sandbox's worker processes, and
 // otherwise builds the shared fleet once before the tests.
 func TestMain(m *testing.M) {
-	switch worker.Role() {
-	case rollup.Role:
-		if err := rollup.ServeWorker(os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	case sandbox.Role:
-		if err := sandbox.Serve(os.Stdin, os.Stdout); err != nil {
-			os.Exit(1)
-		}
-		os.Exit(0)
+	if code, ok := roles.Serve(); ok {
+		os.Exit(code)
 	}
 	dir, err := os.MkdirTemp("", "attache-digest-test")
 	if err != nil {

@@ -11,17 +11,14 @@ import (
 	"time"
 
 	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/roles"
 	"github.com/attache/attache/internal/sandbox"
-	"github.com/attache/attache/internal/worker"
 )
 
 // TestMain lets the test binary serve as its own sandbox child.
 func TestMain(m *testing.M) {
-	if worker.Role() == sandbox.Role {
-		if err := sandbox.Serve(os.Stdin, os.Stdout); err != nil {
-			os.Exit(1)
-		}
-		os.Exit(0)
+	if code, ok := roles.Serve(); ok {
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

@@ -17,25 +17,14 @@ import (
 	"github.com/attache/attache/internal/config"
 	"github.com/attache/attache/internal/demo"
 	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/roles"
 	"github.com/attache/attache/internal/rollup"
-	"github.com/attache/attache/internal/sandbox"
-	"github.com/attache/attache/internal/worker"
 )
 
 // TestMain lets the test binary serve as the engine's worker processes.
 func TestMain(m *testing.M) {
-	switch worker.Role() {
-	case rollup.Role:
-		if err := rollup.ServeWorker(os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	case sandbox.Role:
-		if err := sandbox.Serve(os.Stdin, os.Stdout); err != nil {
-			os.Exit(1)
-		}
-		os.Exit(0)
+	if code, ok := roles.Serve(); ok {
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

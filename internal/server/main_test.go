@@ -23,29 +23,19 @@ import (
 	"github.com/attache/attache/internal/demo"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/report"
+	"github.com/attache/attache/internal/roles"
 	"github.com/attache/attache/internal/rollup"
 	"github.com/attache/attache/internal/sandbox"
-	"github.com/attache/attache/internal/worker"
 )
 
 // TestMain lets the test binary serve as its own sandbox and rollup workers.
 func TestMain(m *testing.M) {
-	var err error
-	switch worker.Role() {
-	case sandbox.Role:
-		err = sandbox.Serve(os.Stdin, os.Stdout)
-	case rollup.Role:
-		err = rollup.ServeWorker(os.Stdin, os.Stdout)
-	default:
-		code := m.Run()
-		cleanupFixtures()
+	if code, ok := roles.Serve(); ok {
 		os.Exit(code)
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(0)
+	code := m.Run()
+	cleanupFixtures()
+	os.Exit(code)
 }
 
 // fixedNow is the shared fixture's clock, so its data never depends on the day.
