@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/attache/attache/internal/config"
+	"github.com/attache/attache/internal/fleettest"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/report"
 	"github.com/attache/attache/internal/rollup"
 	"github.com/attache/attache/internal/sandbox"
-	"github.com/attache/attache/internal/sqlite"
 )
 
 // event is one row of a tenant's activity table, its time as stored.
@@ -80,33 +80,7 @@ func writeTenant(t *testing.T, dir string, s spec) {
 			stmts = append(stmts, fmt.Sprintf(`INSERT INTO t.todos(list_id, title, created_by, created_at) VALUES (1, 'a todo', 1, %s)`, quote(e.at)))
 		}
 	}
-	execAttached(t, filepath.Join(dir, s.id+".db"), stmts)
-}
-
-func execAttached(t *testing.T, path string, stmts []string) {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(":memory:", sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "ATTACH ? AS t", "file:"+path); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range stmts {
-		if _, err := conn.ExecContext(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-	if _, err := conn.ExecContext(ctx, "DETACH t"); err != nil {
-		t.Fatal(err)
-	}
+	fleettest.Write(t, filepath.Join(dir, s.id+".db"), "t", stmts...)
 }
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/attache/attache/internal/config"
+	"github.com/attache/attache/internal/fleettest"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/sandbox"
 	"github.com/attache/attache/internal/sqlite"
@@ -44,32 +45,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// makeTenant builds a tenant database with SQL through one connection, the
-// way the demo does: ATTACH the new file as tenant, create, fill, DETACH.
+// makeTenant builds a tenant database with SQL, its tables as tenant.NAME.
 func makeTenant(t *testing.T, path string, stmts ...string) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(":memory:", sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "ATTACH ? AS tenant", "file:"+path); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range stmts {
-		if _, err := conn.ExecContext(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-	if _, err := conn.ExecContext(ctx, "DETACH tenant"); err != nil {
-		t.Fatal(err)
-	}
+	fleettest.Write(t, path, "tenant", stmts...)
 }
 
 // todoTenant makes a tenant with n todos, every other one done.
