@@ -55,18 +55,28 @@ type panelView struct {
 	Span                          int // columns of the 12-column grid
 }
 
-func (s *Server) reportPage(c echo.Context, name string) error {
+// reportState is what a report's page and JSON both start from: the report,
+// the data version its cached panels belong to, and its freshness, whose
+// coverage counts only tenants that failed a query this report reads.
+func (s *Server) reportState(c echo.Context, name string) (*report.Report, string, *report.Freshness, error) {
 	rep, err := s.findReport(name)
 	if err != nil {
-		return err
+		return nil, "", nil, err
 	}
 	ctx := c.Request().Context()
 	version, err := s.dataVersion(ctx)
 	if err != nil {
-		return err
+		return nil, "", nil, err
 	}
-	// Coverage counts only tenants that failed a query this report reads.
 	fresh, err := report.LoadReportFreshness(ctx, s.mdb, s.now(), rep)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return rep, version, fresh, nil
+}
+
+func (s *Server) reportPage(c echo.Context, name string) error {
+	rep, version, fresh, err := s.reportState(c, name)
 	if err != nil {
 		return err
 	}
@@ -209,16 +219,7 @@ type cell struct {
 // reportJSON is /api/reports/NAME: every panel's columns and rows with the
 // types SQLite holds (blobs as their text), and the freshness line.
 func (s *Server) reportJSON(c echo.Context) error {
-	rep, err := s.findReport(c.Param("name"))
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	version, err := s.dataVersion(ctx)
-	if err != nil {
-		return err
-	}
-	fresh, err := report.LoadReportFreshness(ctx, s.mdb, s.now(), rep)
+	rep, version, fresh, err := s.reportState(c, c.Param("name"))
 	if err != nil {
 		return err
 	}
