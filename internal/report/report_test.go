@@ -215,7 +215,6 @@ func TestShippedReportsValidate(t *testing.T) {
 
 func TestRunKeepsPanelErrors(t *testing.T) {
 	path, _ := fixture(t)
-	r := newRunner(t, path)
 	rep, err := Parse("mix.yaml", []byte(`panels:
   - {id: broken, chart: table, sql: "SELECT * FROM rollup_missing"}
   - {id: ok, chart: table, sql: "SELECT tenant_id, day, events FROM rollup_activity WHERE tenant_id = 'acme' ORDER BY day"}
@@ -227,7 +226,7 @@ func TestRunKeepsPanelErrors(t *testing.T) {
 	}
 	sb := sandbox.NewRunner(2, time.Second, time.Second)
 	defer sb.Close()
-	r = NewRunner(sb, path, 2)
+	r := NewRunner(sb, path, 2)
 	start := time.Now()
 	data := r.RunAll(rep)
 	if len(data) != 4 {
