@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/attache/attache"
+	"github.com/attache/attache/internal/audit"
 	"github.com/attache/attache/internal/config"
 	"github.com/attache/attache/internal/demo"
 	"github.com/attache/attache/internal/digest"
@@ -81,6 +82,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer journal.Close()
+	auditDB, err := audit.Open(cfg.Metrics, max(cfg.BusyTimeout.D(), 30*time.Second))
+	if err != nil {
+		return err
+	}
+	defer auditDB.Close()
 
 	reps, err := report.LoadDir(cfg.ReportsFS)
 	if err != nil {
@@ -119,7 +125,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	previewDeps := digestDeps
 	previewDeps.Panels = panels
 	srv, err := server.New(cfg, server.Deps{
-		Metrics: mdb, Reports: reps, Panels: panels, Exports: exports, Sandbox: adhocSB, Web: web, Log: log,
+		Metrics: mdb, Reports: reps, Panels: panels, Exports: exports, Sandbox: adhocSB, Web: web, Log: log, Audit: auditDB,
 		StartRun: func(ctx context.Context, opt rollup.Options) (*rollup.Summary, error) {
 			return rollup.Run(ctx, cfg, mdb, opt)
 		},

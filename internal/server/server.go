@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -20,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/attache/attache/internal/audit"
 	"github.com/attache/attache/internal/config"
 	"github.com/attache/attache/internal/digest"
 	"github.com/attache/attache/internal/metrics"
@@ -55,6 +57,9 @@ type Deps struct {
 	// go out now, without sending it (digest.Find and digest.Render bound
 	// to the config). nil: no previews.
 	PreviewDigest func(ctx context.Context, name string) (*digest.Message, error)
+	// Audit is the writer of audit entries (audit.Open on the metrics DB);
+	// New opens one when nil.
+	Audit *sql.DB
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -72,6 +77,7 @@ type Server struct {
 	preview  func(ctx context.Context, name string) (*digest.Message, error)
 	now      func() time.Time
 	log      *slog.Logger
+	audit    *sql.DB // audit.Record's writer: its own connection, never mdb.W
 
 	echo     *echo.Echo
 	views    *views
@@ -118,13 +124,19 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	v.static = st
+	auditDB := d.Audit
+	if auditDB == nil {
+		if auditDB, err = audit.Open(d.Metrics.Path, max(cfg.BusyTimeout.D(), 30*time.Second)); err != nil {
+			return nil, err
+		}
+	}
 	key, err := sessionKey(context.Background(), d.Metrics)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
 		cfg: cfg, mdb: d.Metrics, reports: d.Reports, panels: d.Panels, exports: d.Exports, sandbox: d.Sandbox,
-		startRun: d.StartRun, sched: d.Schedule, preview: d.PreviewDigest, now: now, log: log,
+		startRun: d.StartRun, sched: d.Schedule, preview: d.PreviewDigest, now: now, log: log, audit: auditDB,
 		views: v, static: st, open: open,
 		sessions: newSessions(key, now, strings.HasPrefix(cfg.BaseURL, "https://")),
 		users:    map[string]config.User{},
