@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/attache/attache/internal/human"
+
 	"github.com/attache/attache/internal/demo"
 )
 
@@ -43,7 +45,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "demo: %d tenants (%d on the old schema, %d churned), %s in %s, in %.1fs\n",
-		sum.Tenants, sum.OldSchema, sum.Churned, humanBytes(sum.Bytes), abs, time.Since(start).Seconds())
+		sum.Tenants, sum.OldSchema, sum.Churned, human.Bytes(float64(sum.Bytes)), abs, time.Since(start).Seconds())
 	fmt.Fprintln(env.Stdout, "next: attache run   (then attache serve)")
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/attache/attache/internal/human"
+
 	"github.com/attache/attache/internal/digest"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/report"
@@ -89,7 +91,7 @@ func runDigest(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("digest %s: write to stdout: %w", d.Name, err)
 		}
 		fmt.Fprintf(env.Stderr, "dry run, nothing sent: %q to %s, %s with %s attached (run %d)\n",
-			m.Subject, strings.Join(m.To, ", "), report.Bytes(float64(len(eml))), m.WorkbookName, m.RunID)
+			m.Subject, strings.Join(m.To, ", "), human.Bytes(float64(len(eml))), m.WorkbookName, m.RunID)
 		return nil
 	}
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/attache/attache/internal/human"
+
 	"github.com/attache/attache/internal/export"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/report"
@@ -112,7 +114,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stderr, "wrote %s (report %s, panel %s) · data %s\n", where, rep.Name, panel.ID, fresh)
 		return nil
 	}
-	fmt.Fprintf(env.Stderr, "wrote %s: %d sheets, %s rows · data %s\n", where, len(sum.Sheets), report.Thousands(sum.Rows), fresh)
+	fmt.Fprintf(env.Stderr, "wrote %s: %d sheets, %s rows · data %s\n", where, len(sum.Sheets), human.Count(sum.Rows), fresh)
 	if len(sum.Failed) > 0 {
 		return fmt.Errorf("%s was written, but %d panel(s) failed and their sheets show the error instead of data; fix the report or see `attache check`:\n%w",
 			where, len(sum.Failed), errors.Join(sum.Failed...))

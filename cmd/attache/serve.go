@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/attache/attache/internal/human"
+
 	"github.com/attache/attache"
 	"github.com/attache/attache/internal/audit"
 	"github.com/attache/attache/internal/config"
@@ -196,7 +198,7 @@ func ensureDemoFleet(ctx context.Context, env *Env, cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	fmt.Fprintf(env.Stderr, "attache: demo fleet of %d tenants (%s) in %s\n", sum.Tenants, humanBytes(sum.Bytes), dir)
+	fmt.Fprintf(env.Stderr, "attache: demo fleet of %d tenants (%s) in %s\n", sum.Tenants, human.Bytes(float64(sum.Bytes)), dir)
 	return nil
 }
 

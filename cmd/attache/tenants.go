@@ -6,6 +6,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/attache/attache/internal/human"
+
 	"github.com/attache/attache/internal/metrics"
 )
 
@@ -41,7 +43,7 @@ func runTenants(ctx context.Context, env *Env, args []string) error {
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSIZE\tMODIFIED\tLAST OK\tLAST ERROR")
 	for _, t := range ts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", printable(t.ID), humanBytes(t.SizeBytes), stamp(t.ModifiedAt), stamp(t.LastOKAt), oneLine(t.LastError, 80))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", printable(t.ID), human.Bytes(float64(t.SizeBytes)), stamp(t.ModifiedAt), stamp(t.LastOKAt), oneLine(t.LastError, 80))
 	}
 	return tw.Flush()
 }
@@ -51,18 +53,6 @@ func stamp(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02 15:04")
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // oneLine keeps a table row on one line of at most n runes.

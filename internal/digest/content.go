@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/attache/attache/internal/human"
+
 	"github.com/attache/attache/internal/report"
 )
 
@@ -31,6 +33,7 @@ type content struct {
 type number struct {
 	ID     string
 	Title  string
+	Period string // the period the panel says the value is for ("November 2026")
 	Value  string
 	Raw    float64
 	HasRaw bool
@@ -114,6 +117,20 @@ func numberOf(d *report.Data, base map[string]float64, baseAt time.Time, period 
 		n.Value = report.NoValue
 	}
 	n.Raw, n.HasRaw = toFloat(v)
+	h := d.Headline()
+	n.Period = h.Period
+	if h.HasChange {
+		// The panel states its own change against the previous period: the
+		// email shows that, the same words as the page and the workbook.
+		n.Change = change{Text: report.NoValue}
+		if h.Change != nil {
+			n.Change = change{Text: human.Change(*h.Change), Dir: sign(*h.Change)}
+		}
+		if h.Versus != "" {
+			n.Change.Label = "vs " + h.Versus
+		}
+		return n
+	}
 	b, ok := base[p.ID]
 	n.Change = changeOf(n.Raw, n.HasRaw, b, ok, format == report.FormatPercent)
 	if ok && n.HasRaw {
@@ -225,7 +242,7 @@ func seriesOf(d *report.Data) seriesPanel {
 			}
 			vals[i] = f
 		}
-		s := series{Name: human(y), Spark: Sparkline(vals)}
+		s := series{Name: p.Label(y), Spark: Sparkline(vals)}
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for _, v := range vals {
 			if !math.IsNaN(v) {
@@ -258,11 +275,11 @@ func num(f float64) any {
 
 func pieOf(d *report.Data) tablePanel {
 	p := d.Panel
-	t := tablePanel{Title: p.Title, Columns: []string{human(p.X), "", "share"}, Numeric: []bool{false, true, true}}
+	t := tablePanel{Title: p.Title, Columns: []string{p.Label(p.X), "", "Share"}, Numeric: []bool{false, true, true}}
 	xi, yi := d.Column(p.X), -1
 	if len(p.Y) > 0 {
 		yi = d.Column(p.Y[0])
-		t.Columns[1] = human(p.Y[0])
+		t.Columns[1] = p.Label(p.Y[0])
 	}
 	if xi < 0 || yi < 0 {
 		return t
@@ -305,7 +322,7 @@ func tableOf(d *report.Data) tablePanel {
 	t := tablePanel{Title: p.Title}
 	ncol := min(len(d.Columns), tableColumns)
 	for _, c := range d.Columns[:ncol] {
-		t.Columns = append(t.Columns, human(c))
+		t.Columns = append(t.Columns, p.Label(c))
 	}
 	t.Numeric = make([]bool, ncol)
 	for c := 0; c < ncol; c++ {
@@ -349,9 +366,6 @@ func tableOf(d *report.Data) tablePanel {
 	}
 	return t
 }
-
-// human turns a column name into words: active_tenants reads "active tenants".
-func human(col string) string { return strings.ReplaceAll(col, "_", " ") }
 
 func plural(n int, what string) string {
 	if n == 1 {

@@ -19,6 +19,8 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/attache/attache/internal/human"
+
 	"github.com/wneessen/go-mail"
 
 	"github.com/attache/attache/internal/config"
@@ -287,7 +289,7 @@ func hold(d config.Digest, fresh *report.Freshness) string {
 		// Round down, so 89.6% never reads as "90% below 90%".
 		return fmt.Sprintf("coverage %s below %s (run %d read %s of %s tenants, %s failed); fix the failing tenants (see /runs/%d) or lower min_coverage",
 			pct(cov, true), pct(d.Coverage(), false), r.ID,
-			report.Thousands(int64(fresh.Read())), report.Thousands(int64(r.TenantsTotal)), report.Thousands(int64(fresh.FailedTenants())), r.ID)
+			human.Count(int64(fresh.Read())), human.Count(int64(r.TenantsTotal)), human.Count(int64(fresh.FailedTenants())), r.ID)
 	}
 	return ""
 }

@@ -69,7 +69,7 @@ func htmlTemplate() *template.Template {
 {{- range .}}
 <div style="display:inline-block;vertical-align:top;width:50%;min-width:150px;max-width:286px;box-sizing:border-box;padding:6px;font-size:14px;">
 <div style="border:1px solid #e5e7eb;border-radius:8px;padding:12px 14px;">
-<div style="font-size:13px;color:#6b7280;">{{.Title}}</div>
+<div style="font-size:13px;color:#6b7280;">{{.Title}}{{with .Period}} · {{.}}{{end}}</div>
 <div style="font-size:28px;line-height:1.2;font-weight:700;margin-top:2px;">{{.Value}}</div>
 {{- if .Change.Text}}
 <div style="font-size:13px;margin-top:4px;"><span style="font-weight:600;color:{{dirColor .Change.Dir}};">{{.Change.Text}}</span>{{if .Change.Label}} <span style="color:#6b7280;">{{.Change.Label}}</span>{{end}}</div>
@@ -167,11 +167,15 @@ func renderText(v view) string {
 			case n.Change.Label != "":
 				ch += " " + n.Change.Label
 			}
+			val := n.Value
+			if n.Period != "" {
+				val = n.Period + ": " + val
+			}
 			if ch == "" {
-				line("%s  %s", pad(n.Title, w), n.Value)
+				line("%s  %s", pad(n.Title, w), val)
 				continue
 			}
-			line("%s  %s  (%s)", pad(n.Title, w), n.Value, ch)
+			line("%s  %s  (%s)", pad(n.Title, w), val, ch)
 		}
 	}
 	for _, s := range v.Content.Series {

@@ -8,6 +8,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/attache/attache/internal/human"
+
 	"github.com/xuri/excelize/v2"
 
 	"github.com/attache/attache/internal/report"
@@ -266,7 +268,7 @@ func width(k kind, v any) int {
 		case kindPercent:
 			return len(strconv.FormatFloat(float64(x)*100, 'f', 1, 64)) + 1
 		case kindInteger, kindBytes, kindNumber:
-			return len(report.Thousands(x)) + 3
+			return len(human.Count(x)) + 3
 		}
 		return len(strconv.FormatInt(x, 10))
 	case float64:

@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/attache/attache/internal/human"
+
 	"github.com/xuri/excelize/v2"
 
 	"github.com/attache/attache/internal/report"
@@ -223,7 +225,7 @@ func (b *book) panel(runner *report.Runner, p *report.Panel, name string) (*pane
 	if info.status == "" {
 		info.status = "ok"
 		if len(info.sheets) > 1 {
-			info.status = fmt.Sprintf("ok; the rows continue over %d sheets (an Excel sheet holds at most %s rows)", len(info.sheets), report.Thousands(ExcelRows))
+			info.status = fmt.Sprintf("ok; the rows continue over %d sheets (an Excel sheet holds at most %s rows)", len(info.sheets), human.Count(ExcelRows))
 			if report.Charted(p.Chart) && pw.chartNote == "" {
 				pw.chartNote = "the chart shows the first sheet's rows"
 			}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/attache/attache/internal/human"
+
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/sqlite"
 )
@@ -143,11 +145,11 @@ func (f *Freshness) String() string {
 	}
 	r := f.Run
 	parts := []string{
-		fmt.Sprintf("as of run %d, %s", r.ID, Ago(f.Age)),
-		fmt.Sprintf("%s of %s tenants", Thousands(int64(f.Read())), Thousands(int64(r.TenantsTotal))),
+		fmt.Sprintf("as of run %d, %s", r.ID, human.Ago(f.Age)),
+		fmt.Sprintf("%s of %s tenants", human.Count(int64(f.Read())), human.Count(int64(r.TenantsTotal))),
 	}
 	if n := f.FailedTenants(); n > 0 {
-		parts = append(parts, fmt.Sprintf("%s failed", Thousands(int64(n))))
+		parts = append(parts, fmt.Sprintf("%s failed", human.Count(int64(n))))
 	}
 	if l := f.Latest; l != nil && l.ID > r.ID {
 		switch l.Status {
@@ -158,23 +160,4 @@ func (f *Freshness) String() string {
 		}
 	}
 	return strings.Join(parts, " · ")
-}
-
-// Ago says how long ago in words: "just now", "14 minutes ago", "3 days ago".
-func Ago(d time.Duration) string {
-	unit := func(n int64, one string) string {
-		if n == 1 {
-			return "1 " + one + " ago"
-		}
-		return fmt.Sprintf("%d %ss ago", n, one)
-	}
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return unit(int64(d/time.Minute), "minute")
-	case d < 48*time.Hour:
-		return unit(int64(d/time.Hour), "hour")
-	}
-	return unit(int64(d/(24*time.Hour)), "day")
 }

@@ -59,8 +59,40 @@ type Panel struct {
 	X           string
 	Y           []string
 	Format      map[string]string
+	// Labels names columns for people (pages, legends, Excel headers, email);
+	// CSV and JSON keep the raw column names for machines. See Label.
+	Labels map[string]string
+	// Period, Change and Versus name columns of a number panel's first row:
+	// the period the value is for ("November 2026", or 2026-11), the change
+	// against the previous period as a ratio (0.066), and that previous
+	// period ("October"). See Data.Headline.
+	Period string
+	Change string
+	Versus string
 
 	file string // for messages; "" when built in code
+}
+
+// Label is how people read column col: the panel's label for it, or else the
+// name with its underscores as spaces and a capital first letter
+// (todos_created: "Todos created").
+func (p *Panel) Label(col string) string {
+	if p != nil {
+		if l := p.Labels[col]; l != "" {
+			return l
+		}
+	}
+	return Humanize(col)
+}
+
+// Humanize turns a column name into words: active_tenants → "Active tenants".
+func Humanize(col string) string {
+	s := strings.TrimSpace(strings.ReplaceAll(col, "_", " "))
+	if s == "" {
+		return col
+	}
+	r := []rune(s)
+	return strings.ToUpper(string(r[0])) + string(r[1:])
 }
 
 // Panel returns the panel with that id, or nil.
@@ -150,7 +182,7 @@ func validName(s string) bool {
 // worth stopping for (a typo like "chrat" would silently draw nothing).
 func reportKeys() []string { return []string{"title", "description", "panels"} }
 func panelKeys() []string {
-	return []string{"id", "title", "description", "chart", "sql", "x", "y", "format"}
+	return []string{"id", "title", "description", "chart", "sql", "x", "y", "format", "labels", "period", "change", "versus"}
 }
 
 type fileReport struct {
@@ -168,6 +200,10 @@ type filePanel struct {
 	X           string            `yaml:"x"`
 	Y           stringList        `yaml:"y"`
 	Format      map[string]string `yaml:"format"`
+	Labels      map[string]string `yaml:"labels"`
+	Period      string            `yaml:"period"`
+	Change      string            `yaml:"change"`
+	Versus      string            `yaml:"versus"`
 }
 
 // stringList accepts `y: tenants` as well as `y: [tenants, active]`.
@@ -279,6 +315,7 @@ func Parse(file string, data []byte) (*Report, error) {
 		p := &Panel{
 			ID: strings.TrimSpace(fp.ID), Title: strings.TrimSpace(fp.Title), Description: strings.TrimSpace(fp.Description),
 			Chart: strings.TrimSpace(fp.Chart), SQL: cleanSQL(fp.SQL), X: strings.TrimSpace(fp.X), Format: fp.Format, file: file,
+			Labels: fp.Labels, Period: strings.TrimSpace(fp.Period), Change: strings.TrimSpace(fp.Change), Versus: strings.TrimSpace(fp.Versus),
 		}
 		for _, y := range fp.Y {
 			p.Y = append(p.Y, strings.TrimSpace(y))
@@ -346,7 +383,27 @@ func (p *Panel) check() error {
 			bad("format of column %q is %q; use one of %s", c, p.Format[c], formatList)
 		}
 	}
+	for _, c := range sortedKeys(p.Labels) {
+		if strings.TrimSpace(p.Labels[c]) == "" {
+			bad("labels gives column %q an empty label; give it words or leave it out", c)
+		}
+	}
+	for _, k := range p.headlineKeys() {
+		if k.col != "" && p.Chart != ChartNumber {
+			bad("%s: applies to number panels only (this one is a %s chart); remove it", k.key, p.Chart)
+		}
+	}
+	if p.Versus != "" && p.Change == "" {
+		bad("versus: names the previous period of a change; add change: COLUMN (the ratio against it) or remove versus")
+	}
 	return errors.Join(errs...)
+}
+
+type headlineKey struct{ key, col string }
+
+// headlineKeys lists a number panel's period, change and versus columns.
+func (p *Panel) headlineKeys() []headlineKey {
+	return []headlineKey{{"period", p.Period}, {"change", p.Change}, {"versus", p.Versus}}
 }
 
 // cleanSQL trims the statement and a trailing ';', which the sandbox cannot
@@ -395,7 +452,7 @@ func friendlyYAML(err error) string {
 		"!!bool into ", "",
 		"[]report.filePanel", "a list of panels (each starting with -)",
 		"[]string", "a list of column names",
-		"map[string]string", "column: format pairs",
+		"map[string]string", "column: value pairs",
 		"report.fileReport", "keys (title, description, panels)",
 		"report.filePanel", "panel keys",
 	).Replace(msg)

@@ -142,6 +142,9 @@ func TestLoadDirErrors(t *testing.T) {
 		{"syntax.yaml", "panels: [\n", []string{"syntax.yaml", "line"}},
 		{"empty.yaml", "", []string{"empty.yaml", "empty"}},
 		{"nopanels.yaml", "title: T\n", []string{"nopanels.yaml", "no panels"}},
+		{"label.yaml", "panels:\n  - {id: p8, chart: table, sql: SELECT 1 AS a, labels: {a: \" \"}}\n", []string{"label.yaml", "panel p8", `column "a" an empty label`}},
+		{"period.yaml", "panels:\n  - {id: p9, chart: line, sql: SELECT 1 AS a, x: a, y: [a], period: a}\n", []string{"period.yaml", "panel p9", "period: applies to number panels only"}},
+		{"versus.yaml", "panels:\n  - {id: p10, chart: number, sql: SELECT 1 AS a, versus: a}\n", []string{"versus.yaml", "panel p10", "add change: COLUMN"}},
 	}
 	fsys := fstest.MapFS{"ok.yaml": {Data: []byte(goodReport)}}
 	for _, c := range cases {
@@ -180,6 +183,8 @@ panels:
   - {id: texty, chart: bar, sql: "SELECT tenant_id, name FROM rollup_tenant_profile", x: tenant_id, y: [name]}
   - {id: badsql, chart: table, sql: "SELECT nope FROM rollup_nothing"}
   - {id: badfmt, chart: table, sql: "SELECT 1 AS a", format: {b: percent}}
+  - {id: badlabel, chart: table, sql: "SELECT 1 AS a", labels: {b: Bees}}
+  - {id: badperiod, chart: number, sql: "SELECT 1 AS a, 'x' AS c", period: p, change: c, versus: v}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -191,6 +196,10 @@ panels:
 		`v.yaml, panel texty: y column "name" holds text`,
 		`v.yaml, panel badsql: no such table: rollup_nothing`, "attache run",
 		`v.yaml, panel badfmt: format names column "b"`,
+		`v.yaml, panel badlabel: labels names column "b"`,
+		`v.yaml, panel badperiod: period column "p" is not in the result`,
+		`v.yaml, panel badperiod: versus column "v" is not in the result`,
+		`v.yaml, panel badperiod: change column "c" holds text`,
 	)
 	if strings.Contains(err.Error(), "panel good") {
 		t.Errorf("the good panel was reported: %v", err)
@@ -321,17 +330,6 @@ func fixtureEmpty(t *testing.T) (string, *metrics.DB) {
 	return path, mdb
 }
 
-func TestAgo(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		10 * time.Second: "just now", time.Minute: "1 minute ago", 14 * time.Minute: "14 minutes ago",
-		3 * time.Hour: "3 hours ago", 47 * time.Hour: "47 hours ago", 72 * time.Hour: "3 days ago",
-	} {
-		if got := Ago(d); got != want {
-			t.Errorf("Ago(%s) = %q, want %q", d, got, want)
-		}
-	}
-}
-
 func TestTextAndDisplay(t *testing.T) {
 	for _, c := range []struct {
 		v      any
@@ -387,5 +385,36 @@ func TestFreshnessScopedToReport(t *testing.T) {
 	}
 	if q := other.Queries(); strings.Join(q, ",") != "tenant_profile,todo_counts" {
 		t.Fatalf("Queries() = %v", q)
+	}
+}
+
+func TestHeadline(t *testing.T) {
+	p := &Panel{ID: "active", Title: "Active tenants", Chart: ChartNumber, Y: []string{"active"},
+		Format: map[string]string{"active": FormatInteger}, Period: "month", Change: "change", Versus: "before",
+		Labels: map[string]string{"active": "Active tenants"}}
+	cols := []string{"active", "month", "change", "before"}
+	for _, c := range []struct {
+		row  []any
+		want string
+	}{
+		{[]any{int64(225), "2026-11", 0.066, "2026-10"}, "November 2026: 225 ▲ 6.6% vs October"},
+		{[]any{int64(1225), "2026-01", -0.25, "2025-12"}, "January 2026: 1,225 ▼ 25.0% vs December 2025"},
+		{[]any{int64(3), "Q4 2026", nil, "Q3"}, "Q4 2026: 3 n/a vs Q3"},
+		{[]any{nil, "2026-11", int64(0), "2026-10"}, "November 2026: n/a no change vs October"},
+	} {
+		d := &Data{Panel: p, Columns: cols, Rows: [][]any{c.row}}
+		if got := d.Headline().String(); got != c.want {
+			t.Errorf("headline %v = %q, want %q", c.row, got, c.want)
+		}
+	}
+	plain := &Data{Panel: &Panel{ID: "n", Chart: ChartNumber}, Columns: []string{"n"}, Rows: [][]any{{int64(10000)}}}
+	if h := plain.Headline(); h.String() != "10,000" || h.HasChange || h.ChangeText() != "" {
+		t.Errorf("a panel without period or change: %+v", h)
+	}
+	if got := p.Label("active"); got != "Active tenants" {
+		t.Errorf("label %q", got)
+	}
+	if got := p.Label("todos_created"); got != "Todos created" {
+		t.Errorf("a column without a label reads as words; got %q", got)
 	}
 }

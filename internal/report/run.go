@@ -239,6 +239,21 @@ func (r *Runner) validate(p *Panel) error {
 			bad("format names column %q, which is not in the result (columns: %s)", c, have)
 		}
 	}
+	for _, c := range sortedKeys(p.Labels) {
+		if d.Column(c) < 0 {
+			bad("labels names column %q, which is not in the result (columns: %s)", c, have)
+		}
+	}
+	for _, k := range p.headlineKeys() {
+		if k.col != "" && d.Column(k.col) < 0 {
+			bad("%s column %q is not in the result (columns: %s); fix %s or the column alias in the sql", k.key, k.col, have, k.key)
+		}
+	}
+	if i := d.Column(p.Change); p.Change != "" && i >= 0 && len(d.Rows) > 0 {
+		if s, ok := d.Rows[0][i].(string); ok {
+			bad("change column %q holds text (%q in the first row) but must be a ratio such as 0.066; CAST it in the sql", p.Change, clip(s, 40))
+		}
+	}
 	if p.Chart == ChartNumber && len(d.Columns) == 0 {
 		bad("a number panel needs one column")
 	}

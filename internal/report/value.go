@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/attache/attache/internal/human"
 )
 
 // Text renders a value exactly, for machines (CSV, JSON strings): nil is "",
@@ -56,7 +58,7 @@ func Display(v any, format string) string {
 	case int64:
 		f = float64(x)
 		if format == "" || format == FormatInteger {
-			return Thousands(x)
+			return human.Count(x)
 		}
 	case float64:
 		f = x
@@ -68,68 +70,19 @@ func Display(v any, format string) string {
 	}
 	switch format {
 	case FormatPercent:
-		return strconv.FormatFloat(f*100, 'f', 1, 64) + "%"
+		return human.Percent(f)
 	case FormatInteger:
-		return Thousands(int64(math.Round(f)))
+		return human.Count(int64(math.Round(f)))
 	case FormatNumber:
-		return thousandsFloat(f, 2)
+		return human.Number(f, 2)
 	case FormatBytes:
-		return Bytes(f)
+		return human.Bytes(f)
 	case FormatText, FormatDate:
 		return Text(v)
 	}
 	// No format: whole numbers with separators, others as stored.
 	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
-		return Thousands(int64(f))
+		return human.Count(int64(f))
 	}
 	return formatFloat(f)
-}
-
-// Thousands writes n with comma separators: 10,000.
-func Thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
-func thousandsFloat(f float64, decimals int) string {
-	s := strconv.FormatFloat(math.Abs(f), 'f', decimals, 64)
-	whole, frac, _ := strings.Cut(s, ".")
-	n, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil {
-		return strconv.FormatFloat(f, 'f', decimals, 64)
-	}
-	out := Thousands(n)
-	if frac != "" {
-		out += "." + frac
-	}
-	if f < 0 && strings.Trim(s, "0.") != "" {
-		out = "-" + out
-	}
-	return out
-}
-
-// Bytes writes a size in bytes with a decimal unit: 1.2 MB.
-func Bytes(f float64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
-	i := 0
-	for math.Abs(f) >= 1000 && i < len(units)-1 {
-		f /= 1000
-		i++
-	}
-	if i == 0 {
-		return strconv.FormatFloat(f, 'f', -1, 64) + " B"
-	}
-	return strconv.FormatFloat(f, 'f', 1, 64) + " " + units[i]
 }

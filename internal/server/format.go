@@ -1,9 +1,9 @@
 package server
 
 import (
-	"fmt"
-	"strconv"
 	"time"
+
+	"github.com/attache/attache/internal/human"
 
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/report"
@@ -13,14 +13,14 @@ import (
 func formatNumber(v any) string {
 	switch x := v.(type) {
 	case int:
-		return report.Thousands(int64(x))
+		return human.Count(int64(x))
 	case int64:
-		return report.Thousands(x)
+		return human.Count(x)
 	}
 	return report.Display(v, "")
 }
 
-func formatBytes(n int64) string { return report.Bytes(float64(n)) }
+func formatBytes(n int64) string { return human.Bytes(float64(n)) }
 
 // formatShare renders a fraction as a percentage: 0.253 → 25.3%.
 func formatShare(v float64) string { return report.Display(v, report.FormatPercent) }
@@ -51,7 +51,7 @@ func formatAgo(t, now time.Time) string {
 	if t.IsZero() {
 		return "never"
 	}
-	return report.Ago(max(0, now.Sub(t)))
+	return human.Ago(max(0, now.Sub(t)))
 }
 
 func formatWhen(t time.Time, loc *time.Location) string {
@@ -74,16 +74,4 @@ func formatTook(r metrics.Run) string {
 	return formatDuration(r.Duration())
 }
 
-func formatDuration(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "—"
-	case d < time.Second:
-		return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
-	case d < time.Minute:
-		return fmt.Sprintf("%.1f s", d.Seconds())
-	case d < time.Hour:
-		return fmt.Sprintf("%dm %02ds", int(d.Minutes()), int(d.Seconds())%60)
-	}
-	return fmt.Sprintf("%dh %02dm", int(d.Hours()), int(d.Minutes())%60)
-}
+func formatDuration(d time.Duration) string { return human.Duration(d) }
