@@ -13,10 +13,11 @@ import (
 
 // runTenants is `attache tenants`: the fleet as the last runs saw it.
 func runTenants(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "tenants", "[--config FILE] [--sort id|size|modified|last_ok|error] [--limit N]")
+	fs := newFlags(env, "tenants", "[--config FILE] [--sort id|size|modified|last_ok|error] [--limit N] [--removed]")
 	cfgPath := configFlag(fs)
 	order := fs.String("sort", "id", "sort by id, size, modified, last_ok or error")
 	limit := fs.Int("limit", 100000, "show at most N tenants")
+	removed := fs.Bool("removed", false, "list the tenants the source no longer lists (their history stays)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -32,9 +33,25 @@ func runTenants(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer mdb.Close()
-	ts, err := mdb.Tenants(ctx, *order, *limit)
+	list := mdb.Tenants
+	if *removed {
+		list = mdb.RemovedTenants
+	}
+	ts, err := list(ctx, *order, *limit)
 	if err != nil {
 		return err
+	}
+	if *removed {
+		if len(ts) == 0 {
+			fmt.Fprintln(env.Stdout, "no removed tenants: the source lists every tenant a run has seen")
+			return nil
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tLAST SEEN\tREMOVED")
+		for _, t := range ts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", printable(t.ID), stamp(t.LastSeen), stamp(t.RemovedAt))
+		}
+		return tw.Flush()
 	}
 	if len(ts) == 0 {
 		fmt.Fprintln(env.Stdout, "no tenants recorded yet; run `attache run` first")

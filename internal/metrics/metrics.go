@@ -370,6 +370,9 @@ type TenantRow struct {
 	LastSeen   time.Time
 	LastOKAt   time.Time
 	LastError  string
+	// RemovedAt is when a run's listing first lacked the tenant; zero while
+	// the source lists it.
+	RemovedAt time.Time
 }
 
 // TenantOrder names the sortable columns of Tenants.
@@ -378,16 +381,28 @@ var TenantOrder = map[string]string{
 	"last_ok": "last_ok_at DESC, id", "error": "last_error = '', id",
 }
 
-// Tenants lists the fleet as the metrics DB knows it, sorted by one of
-// TenantOrder's keys (id by default).
+const tenantCols = "hex(id), location, size_bytes, modified_at, first_seen, last_seen, last_ok_at, last_error, removed_at"
+
+// Tenants lists the fleet the source lists now (listed_tenants), sorted by
+// one of TenantOrder's keys (id by default).
 func (db *DB) Tenants(ctx context.Context, order string, limit int) ([]TenantRow, error) {
+	return db.tenants(ctx, "listed_tenants", order, limit)
+}
+
+// RemovedTenants lists the tenants the source no longer lists, whose
+// history stays in the rollups.
+func (db *DB) RemovedTenants(ctx context.Context, order string, limit int) ([]TenantRow, error) {
+	return db.tenants(ctx, "(SELECT * FROM tenants WHERE removed_at IS NOT NULL)", order, limit)
+}
+
+func (db *DB) tenants(ctx context.Context, from, order string, limit int) ([]TenantRow, error) {
 	o, ok := TenantOrder[order]
 	if !ok {
 		o = "id"
 	}
 	// The id is read through quote-free hex so go-libsql cannot turn an id
 	// that looks like a date into a time.
-	rows, err := db.R.QueryContext(ctx, "SELECT hex(id), location, size_bytes, modified_at, first_seen, last_seen, last_ok_at, last_error FROM tenants ORDER BY "+o+" LIMIT ?", limit)
+	rows, err := db.R.QueryContext(ctx, "SELECT "+tenantCols+" FROM "+from+" ORDER BY "+o+" LIMIT ?", limit)
 	if err != nil {
 		return nil, fmt.Errorf("tenants: %s", sqlite.Message(err))
 	}
@@ -405,7 +420,7 @@ func (db *DB) Tenants(ctx context.Context, order string, limit int) ([]TenantRow
 
 // Tenant returns one tenant, or nil when unknown.
 func (db *DB) Tenant(ctx context.Context, id string) (*TenantRow, error) {
-	row := db.R.QueryRowContext(ctx, "SELECT hex(id), location, size_bytes, modified_at, first_seen, last_seen, last_ok_at, last_error FROM tenants WHERE id = ?", id)
+	row := db.R.QueryRowContext(ctx, "SELECT "+tenantCols+" FROM tenants WHERE id = ?", id)
 	t, err := scanTenant(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -419,8 +434,8 @@ func (db *DB) Tenant(ctx context.Context, id string) (*TenantRow, error) {
 func scanTenant(s interface{ Scan(...any) error }) (TenantRow, error) {
 	var t TenantRow
 	var hexID string
-	var loc, mod, first, last, ok, lastErr any
-	if err := s.Scan(&hexID, &loc, &t.SizeBytes, &mod, &first, &last, &ok, &lastErr); err != nil {
+	var loc, mod, first, last, ok, lastErr, removed any
+	if err := s.Scan(&hexID, &loc, &t.SizeBytes, &mod, &first, &last, &ok, &lastErr, &removed); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return t, err
 		}
@@ -429,6 +444,7 @@ func scanTenant(s interface{ Scan(...any) error }) (TenantRow, error) {
 	t.ID = unhex(hexID)
 	t.Location, t.LastError = text(loc), text(lastErr)
 	t.ModifiedAt, t.FirstSeen, t.LastSeen, t.LastOKAt = ParseTime(mod), ParseTime(first), ParseTime(last), ParseTime(ok)
+	t.RemovedAt = ParseTime(removed)
 	return t, nil
 }
 

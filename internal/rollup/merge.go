@@ -97,7 +97,12 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 			  ON CONFLICT (id) DO UPDATE SET location = excluded.location, size_bytes = excluded.size_bytes,
 			    modified_at = excluded.modified_at, last_seen = excluded.last_seen,
 			    last_ok_at = coalesce(excluded.last_ok_at, tenants.last_ok_at),
-			    last_error = excluded.last_error`, []any{now}},
+			    last_error = excluded.last_error, removed_at = NULL`, []any{now}},
+			// A tenant the source no longer lists leaves every "now" figure
+			// (listed_tenants); its rows stay as history. Its state goes, so
+			// if it is listed again it is read afresh, not carried.
+			{`UPDATE tenants SET removed_at = ? WHERE removed_at IS NULL AND id NOT IN (SELECT id FROM temp.run_tenants)`, []any{now}},
+			{`DELETE FROM rollup_state WHERE tenant_id NOT IN (SELECT id FROM temp.run_tenants)`, nil},
 			{"INSERT INTO tenant_errors (run_id, tenant_id, query, error) SELECT ?, tenant_id, query, error FROM temp.run_failures", []any{m.runID}},
 			{`UPDATE runs SET finished_at = ?, status = 'ok', tenants_total = ?, tenants_ok = ?, tenants_failed = ?, tenants_unchanged = ?, rows_written = ? WHERE id = ?`,
 				[]any{now, sum.OK + sum.Failed + sum.Unchanged, sum.OK, sum.Failed, sum.Unchanged, sum.Rows, m.runID}},

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "github.com/tursodatabase/go-libsql" // registers the "libsql" driver
@@ -43,14 +44,14 @@ func Open(path string, opt Options) (*sql.DB, error) {
 	}
 	inner, err := drv.OpenConnector(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %s", path, Message(err))
+		return nil, fmt.Errorf("open %s: %w", path, Wrap(err))
 	}
 	db := sql.OpenDB(&connector{inner: inner, opt: opt})
 	// One ping makes open errors (a folder that does not exist, a file that
 	// is not a database) surface here, with the path, not at first use.
 	if err := db.PingContext(context.Background()); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, fmt.Errorf("open %s: %w", path, Wrap(err))
 	}
 	return db, nil
 }
@@ -83,7 +84,7 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 		rows, err := q.QueryContext(ctx, "PRAGMA "+p, nil)
 		if err != nil {
 			conn.Close()
-			return nil, fmt.Errorf("PRAGMA %s: %s", p, Message(err))
+			return nil, fmt.Errorf("PRAGMA %s: %w", p, Wrap(err))
 		}
 		rows.Close()
 	}
@@ -314,11 +315,116 @@ func exact(v any) any {
 	return v
 }
 
+// Primary SQLite result codes attache acts on.
+const (
+	CodeError      = 1
+	CodeInternal   = 2
+	CodePerm       = 3
+	CodeAbort      = 4
+	CodeBusy       = 5
+	CodeLocked     = 6
+	CodeNoMem      = 7
+	CodeReadOnly   = 8
+	CodeInterrupt  = 9
+	CodeIOErr      = 10
+	CodeCorrupt    = 11
+	CodeFull       = 13
+	CodeCantOpen   = 14
+	CodeConstraint = 19
+	CodeNotADB     = 26
+)
+
+// Error is an error from the database: SQLite's primary result code, its
+// message, and the driver's error underneath.
+//
+// go-libsql passes SQLite's message but not its result code, so Code is
+// read back from the message: SQLite's text for each primary code is fixed
+// (sqlite3ErrStr), and these are the words it uses.
+type Error struct {
+	Code int
+	Msg  string
+	err  error
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Unwrap returns the driver's error.
+func (e *Error) Unwrap() error { return e.err }
+
+// codes maps SQLite's fixed messages to their primary codes; the first
+// match wins, so longer phrases come first.
+var codes = []struct {
+	text string
+	code int
+}{
+	{"database or disk is full", CodeFull},
+	{"database disk image is malformed", CodeCorrupt},
+	{"file is not a database", CodeNotADB},
+	{"database table is locked", CodeLocked},
+	{"database schema is locked", CodeLocked},
+	{"database is locked", CodeBusy},
+	{"disk I/O error", CodeIOErr},
+	{"unable to open database", CodeCantOpen},
+	{"attempt to write a readonly database", CodeReadOnly},
+	{"out of memory", CodeNoMem},
+	{"interrupted", CodeInterrupt},
+	{"constraint failed", CodeConstraint},
+	{"access permission denied", CodePerm},
+}
+
+// Wrap turns a driver error into an *Error (an *Error stays as it is);
+// nil stays nil.
+func Wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	msg := Message(err)
+	code := CodeError
+	for _, c := range codes {
+		if strings.Contains(msg, c.text) {
+			code = c.code
+			break
+		}
+	}
+	return &Error{Code: code, Msg: msg, err: err}
+}
+
+// Code is the SQLite primary result code in err's chain, 0 when err did not
+// come from the database.
+func Code(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return 0
+}
+
+// IsFull reports whether err means the disk is full: SQLITE_FULL, or ENOSPC
+// from the operating system.
+func IsFull(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		return true
+	}
+	var e *Error
+	return errors.As(err, &e) && e.Code == CodeFull || strings.Contains(err.Error(), "database or disk is full")
+}
+
 // Message is the database's own words from a go-libsql error, without the
 // driver's wrapping ("failed to execute query ...\nerror code = 2: ...").
 func Message(err error) string {
 	if err == nil {
 		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Msg
 	}
 	s := err.Error()
 	if i := strings.Index(s, "SQLite failure: `"); i >= 0 {
@@ -334,8 +440,6 @@ func Message(err error) string {
 	return s
 }
 
-// cleanErr keeps the database's message and drops the echoed SQL, which for
-// wrapped queries is ours, not the user's.
-func cleanErr(err error) error {
-	return fmt.Errorf("%s", Message(err))
-}
+// cleanErr keeps the database's message and code and drops the echoed SQL,
+// which for wrapped queries is ours, not the user's.
+func cleanErr(err error) error { return Wrap(err) }

@@ -2,9 +2,12 @@ package sqlite
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -65,5 +68,32 @@ func TestReadOnlyURI(t *testing.T) {
 	want := "file:///a%20b/c%3Fd%23e%25.db?mode=ro"
 	if got != want {
 		t.Fatalf("got %s want %s", got, want)
+	}
+}
+
+func TestErrorKeepsCodeAndChain(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(filepath.Join(t.TempDir(), "x.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.ExecContext(ctx, "CREATE TABLE u(x UNIQUE)")
+	db.ExecContext(ctx, "INSERT INTO u VALUES (1)")
+	_, err = db.ExecContext(ctx, "INSERT INTO u VALUES (1)")
+	err = fmt.Errorf("save: %w", Wrap(err))
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeConstraint || Code(err) != CodeConstraint {
+		t.Fatalf("error %v: want an *Error with code %d, got %+v", err, CodeConstraint, e)
+	}
+	if e.Msg != "UNIQUE constraint failed: u.x" || errors.Unwrap(e) == nil {
+		t.Fatalf("message %q (want SQLite's own words) and the driver error underneath", e.Msg)
+	}
+	_, err = Query(ctx, db, "SELECT nope FROM missing", 0)
+	if Code(err) != CodeError {
+		t.Fatalf("query error %v: code %d, want %d", err, Code(err), CodeError)
+	}
+	if IsFull(err) || !IsFull(Wrap(errors.New("SQLite failure: `database or disk is full`"))) || !IsFull(fmt.Errorf("x: %w", syscall.ENOSPC)) {
+		t.Fatal("IsFull must know SQLITE_FULL and ENOSPC, and nothing else")
 	}
 }
