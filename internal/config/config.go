@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -57,16 +58,55 @@ type Config struct {
 	ReportsFS fs.FS `yaml:"-"`
 }
 
-// Tenants says where the fleet comes from: a folder or a catalog query.
+// Tenants says where the fleet comes from: a folder, a catalog query or the
+// Turso Platform API; remote tenants are read through local replicas.
 type Tenants struct {
 	Dir     string   `yaml:"dir"`
 	Catalog *Catalog `yaml:"catalog"`
+	Turso   *Turso   `yaml:"turso"`
+	Remote  `yaml:",inline"`
 }
 
-// Catalog lists tenants with a query returning (id, path) rows.
+// Catalog lists tenants with a query returning (id, location[, token]) rows.
 type Catalog struct {
-	DB    string `yaml:"db"`
-	Query string `yaml:"query"`
+	// DB is a file path or a libsql://, https:// or http:// URL.
+	DB           string `yaml:"db"`
+	AuthTokenEnv string `yaml:"auth_token_env"`
+	Query        string `yaml:"query"`
+}
+
+// Turso lists every database of an organization through the Platform API.
+type Turso struct {
+	Organization string `yaml:"organization"`
+	APITokenEnv  string `yaml:"api_token_env"`
+	Group        string `yaml:"group"`
+	// Match is a regexp a database name must match to be a tenant.
+	Match  string `yaml:"match"`
+	APIURL string `yaml:"api_url"`
+}
+
+// Remote says how remote tenants are reached and where their embedded
+// replicas live. Tokens and keys are read from the environment only.
+type Remote struct {
+	AuthTokenEnv             string   `yaml:"auth_token_env"`
+	Replicas                 string   `yaml:"replicas"`
+	ReplicasEncryptionKeyEnv string   `yaml:"replicas_encryption_key_env"`
+	SyncWorkers              int      `yaml:"sync_workers"`
+	SyncTimeout              Duration `yaml:"sync_timeout"`
+}
+
+// TursoAPIURL is the public Platform API.
+const TursoAPIURL = "https://api.turso.tech"
+
+// IsURL reports whether a database location is a remote URL rather than a
+// file path.
+func IsURL(loc string) bool {
+	for _, p := range []string{"libsql://", "https://", "http://"} {
+		if strings.HasPrefix(strings.ToLower(loc), p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Auth lists the people who may sign in.
@@ -153,7 +193,8 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 func Default() Config {
 	return Config{
 		Metrics:       "data/metrics.db",
-		Tenants:       Tenants{Dir: "data/tenants"},
+		Tenants: Tenants{Dir: "data/tenants", Remote: Remote{
+			Replicas: "data/replicas", SyncWorkers: 4, SyncTimeout: Duration(2 * time.Minute)}},
 		Queries:       "queries",
 		Reports:       "reports",
 		BatchSize:     MaxBatch,
@@ -342,9 +383,10 @@ func (c *Config) resolve(dir string) {
 	}
 	c.Metrics = abs(c.Metrics)
 	c.Tenants.Dir = abs(c.Tenants.Dir)
-	if c.Tenants.Catalog != nil {
+	if c.Tenants.Catalog != nil && !IsURL(c.Tenants.Catalog.DB) {
 		c.Tenants.Catalog.DB = abs(c.Tenants.Catalog.DB)
 	}
+	c.Tenants.Replicas = abs(c.Tenants.Replicas)
 	c.Queries = abs(c.Queries)
 	c.Reports = abs(c.Reports)
 }
@@ -361,15 +403,69 @@ func (c *Config) Validate() error {
 		bad("metrics", "is empty; give the path of the metrics database, e.g. data/metrics.db")
 	}
 	switch {
+	case c.Tenants.Catalog != nil && c.Tenants.Turso != nil:
+		bad("tenants", "has both catalog and turso; keep one tenant source")
 	case c.Tenants.Catalog != nil:
 		if c.Tenants.Catalog.DB == "" {
-			bad("tenants.catalog.db", "is empty; give the catalog database path")
+			bad("tenants.catalog.db", "is empty; give the catalog database path or URL")
 		}
 		if strings.TrimSpace(c.Tenants.Catalog.Query) == "" {
-			bad("tenants.catalog.query", "is empty; give a query returning (id, path), e.g. SELECT id, path FROM organizations")
+			bad("tenants.catalog.query", "is empty; give a query returning (id, location), e.g. SELECT id, db_url FROM organizations")
+		}
+		if IsURL(c.Tenants.Catalog.DB) {
+			if err := checkURL(c.Tenants.Catalog.DB); err != nil {
+				bad("tenants.catalog.db", "%v", err)
+			}
+			if c.Tenants.Catalog.AuthTokenEnv != "" {
+				if _, ok := os.LookupEnv(c.Tenants.Catalog.AuthTokenEnv); !ok {
+					bad("tenants.catalog.auth_token_env", "names %s, which is not set in the environment; export the catalog database's token there", c.Tenants.Catalog.AuthTokenEnv)
+				}
+			}
+		}
+	case c.Tenants.Turso != nil:
+		tu := c.Tenants.Turso
+		if !nameRe.MatchString(tu.Organization) {
+			bad("tenants.turso.organization", "%q is not an organization slug (the name in `turso org list`)", tu.Organization)
+		}
+		if tu.APITokenEnv == "" {
+			bad("tenants.turso.api_token_env", "is empty; name the environment variable holding a Platform API token (`turso auth api-tokens mint attache`)")
+		} else if _, ok := os.LookupEnv(tu.APITokenEnv); !ok {
+			bad("tenants.turso.api_token_env", "names %s, which is not set in the environment", tu.APITokenEnv)
+		}
+		if tu.Match != "" {
+			if _, err := regexp.Compile(tu.Match); err != nil {
+				bad("tenants.turso.match", "%q is not a regular expression: %v", tu.Match, err)
+			}
+		}
+		if tu.APIURL == "" {
+			tu.APIURL = TursoAPIURL
+		} else if !strings.HasPrefix(tu.APIURL, "https://") && !strings.HasPrefix(tu.APIURL, "http://") {
+			bad("tenants.turso.api_url", "%q must start with https:// (or http:// for a local server)", tu.APIURL)
+		}
+		if c.Tenants.AuthTokenEnv == "" {
+			bad("tenants.auth_token_env", "is empty; the Turso databases need a token (a group token, read-only is enough)")
 		}
 	case c.Tenants.Dir == "":
-		bad("tenants", "needs dir (a folder of *.db files) or catalog {db, query}")
+		bad("tenants", "needs dir (a folder of *.db files), catalog {db, query} or turso {organization, api_token_env}")
+	}
+	if env := c.Tenants.AuthTokenEnv; env != "" {
+		if _, ok := os.LookupEnv(env); !ok {
+			bad("tenants.auth_token_env", "names %s, which is not set in the environment; export the tenants' token there (a read-only group token is enough)", env)
+		}
+	}
+	if env := c.Tenants.ReplicasEncryptionKeyEnv; env != "" {
+		if v, ok := os.LookupEnv(env); !ok || v == "" {
+			bad("tenants.replicas_encryption_key_env", "names %s, which is not set (or empty) in the environment", env)
+		}
+	}
+	if c.Tenants.Replicas == "" {
+		bad("tenants.replicas", "is empty; give the folder for replicas of remote tenants, e.g. data/replicas")
+	}
+	if c.Tenants.SyncWorkers < 1 || c.Tenants.SyncWorkers > 32 {
+		bad("tenants.sync_workers", "%d is out of range; use 1..32", c.Tenants.SyncWorkers)
+	}
+	if c.Tenants.SyncTimeout <= 0 {
+		bad("tenants.sync_timeout", "must be positive, e.g. 2m")
 	}
 	if c.BatchSize < 1 || c.BatchSize > MaxBatch {
 		bad("batch_size", "%d is out of range; use 1..%d (SQLite attaches at most %d databases per connection)", c.BatchSize, MaxBatch, MaxBatch)
@@ -489,6 +585,28 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkURL accepts a remote database URL without credentials in it: a
+// token belongs in the environment, where it never reaches logs.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not a URL like libsql://NAME-ORG.turso.io", redactURL(raw))
+	}
+	if u.User != nil || u.Query().Has("authToken") {
+		return fmt.Errorf("%s carries a credential; put the token in the environment and name it with auth_token_env", redactURL(raw))
+	}
+	return nil
+}
+
+// redactURL drops anything after the host, where a credential could sit.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "the value"
+	}
+	return u.Scheme + "://" + u.Hostname()
 }
 
 // CheckSchedule parses a cron expression the way the scheduler will,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/attache/attache/internal/replica"
 	"github.com/attache/attache/internal/rollup"
 	"github.com/attache/attache/internal/sandbox"
 	"github.com/attache/attache/internal/worker"
@@ -23,6 +24,8 @@ func Serve() (code int, ok bool) {
 		err = rollup.ServeWorker(os.Stdin, os.Stdout)
 	case sandbox.Role:
 		err = sandbox.Serve(os.Stdin, os.Stdout)
+	case replica.Role:
+		err = replica.Serve(os.Stdin, os.Stdout)
 	default:
 		err = fmt.Errorf("unknown worker role %q", worker.Role())
 	}

@@ -1,0 +1,262 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	libsql "github.com/tursodatabase/go-libsql"
+	"golang.org/x/sys/unix"
+
+	"github.com/attache/attache/internal/worker"
+)
+
+// Role is the worker role of sync processes.
+const Role = "replica"
+
+// Target is one remote tenant to sync.
+type Target struct {
+	ID    string
+	URL   string // libsql://, https:// or http://
+	Token Secret // "" for a server without auth
+}
+
+// Options say where replicas live and how syncs are bounded.
+type Options struct {
+	Dir     string
+	Workers int           // sync processes at once
+	Timeout time.Duration // one tenant's sync; its process is killed after
+	Key     Secret        // replica encryption key; "" for none
+	Log     *slog.Logger
+}
+
+// Status is a remote tenant after the sync phase.
+type Status struct {
+	ID       string
+	Path     string // the replica file
+	Position string // replication state after this sync ("" without a replica)
+	Size     int64
+	SyncedAt time.Time // last successful sync, this one or an earlier one
+	// Err says why this sync failed, without any secret; "" when it worked.
+	// With an older replica (Position != "") the tenant is stale.
+	Err string
+}
+
+// Stale reports a failed sync that left an older replica to read.
+func (s Status) Stale() bool { return s.Err != "" && s.Position != "" }
+
+// request is what the coordinator sends a sync process for one tenant.
+type request struct {
+	Tenant string
+	URL    string
+	Token  string
+	Key    string
+	Path   string
+}
+
+type response struct {
+	Position string
+	Err      string
+}
+
+// SyncAll brings every target's replica up to date, Workers at a time,
+// and reports each one; one tenant's failure never stops the others.
+func SyncAll(ctx context.Context, targets []Target, opt Options) ([]Status, error) {
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(opt.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("tenants.replicas %s: %w", opt.Dir, err)
+	}
+	workers := max(1, min(opt.Workers, len(targets)))
+	pool := worker.NewPool(Role, workers)
+	defer pool.Close()
+	out := make([]Status, len(targets))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i] = syncOne(pool, targets[i], opt, log)
+			}
+		}()
+	}
+	start := time.Now()
+feed:
+	for i := range targets {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	failed := 0
+	for _, s := range out {
+		if s.Err != "" {
+			failed++
+		}
+	}
+	log.Info("replicas synced", "tenants", len(targets), "failed", failed, "seconds", time.Since(start).Seconds())
+	return out, nil
+}
+
+func syncOne(pool *worker.Pool, t Target, opt Options, log *slog.Logger) Status {
+	path := PathFor(opt.Dir, t.ID)
+	src, ok := readSource(path)
+	if ok && (src.URL != t.URL || src.Encrypted != (opt.Key != "")) {
+		// The tenant moved to another database, or encryption was switched:
+		// this replica is of something else now.
+		log.Info("replica replaced: its source changed", "tenant", t.ID)
+		remove(path)
+		ok = false
+	}
+	if !ok {
+		// A replica without attache's marker is half made (or not ours to
+		// trust): start from nothing.
+		remove(path)
+		if err := writeSource(path, source{URL: t.URL, Encrypted: opt.Key != ""}); err != nil {
+			return Status{ID: t.ID, Path: path, Err: "replica: " + err.Error()}
+		}
+		src = source{URL: t.URL, Encrypted: opt.Key != ""}
+	}
+	req := &request{Tenant: t.ID, URL: t.URL, Token: t.Token.Reveal(), Key: opt.Key.Reveal(), Path: path}
+	var resp response
+	start := time.Now()
+	err := pool.Call(req, &resp, opt.Timeout)
+	st := Status{ID: t.ID, Path: path}
+	switch {
+	case errors.Is(err, worker.ErrTimeout):
+		st.Err = fmt.Sprintf("sync from %s took longer than tenants.sync_timeout (%s); the server is slow or unreachable", Host(t.URL), opt.Timeout)
+	case err != nil:
+		st.Err = fmt.Sprintf("sync from %s: the sync process died: %s", Host(t.URL), scrub(err.Error(), req))
+	default:
+		st.Err = resp.Err
+	}
+	st.Position = Position(path)
+	st.Size = Size(path)
+	if st.Err == "" {
+		src.SyncedAt = time.Now().UTC()
+		if err := writeSource(path, src); err != nil {
+			st.Err = "replica: " + err.Error()
+		}
+	}
+	st.SyncedAt = src.SyncedAt
+	if st.Err != "" {
+		log.Warn("tenant sync failed", "tenant", t.ID, "err", st.Err, "stale", st.Position != "")
+	} else {
+		log.Debug("tenant synced", "tenant", t.ID, "position", st.Position, "ms", time.Since(start).Milliseconds())
+	}
+	return st
+}
+
+// Serve is the sync process's main. go-libsql may print to stdout (its
+// background sync does, with fmt.Println), so the protocol gets its own
+// copy of stdout and fd 1 is pointed at stderr before any sync runs.
+func Serve(in io.Reader, out *os.File) error {
+	fd, err := unix.Dup(int(out.Fd()))
+	if err != nil {
+		return fmt.Errorf("replica worker: %w", err)
+	}
+	proto := os.NewFile(uintptr(fd), "protocol")
+	defer proto.Close()
+	if err := unix.Dup2(int(os.Stderr.Fd()), int(out.Fd())); err != nil {
+		return fmt.Errorf("replica worker: %w", err)
+	}
+	return worker.Serve(in, proto, func(r *request) *response { return syncReplica(r) })
+}
+
+// syncReplica opens the replica (which syncs it) and closes it again, so
+// the file is free for the read that follows in another process.
+func syncReplica(r *request) *response {
+	if err := os.MkdirAll(filepath.Dir(r.Path), 0o700); err != nil {
+		return &response{Err: "replica: " + err.Error()}
+	}
+	var opts []libsql.Option
+	if r.Token != "" {
+		opts = append(opts, libsql.WithAuthToken(r.Token))
+	}
+	if r.Key != "" {
+		opts = append(opts, libsql.WithEncryption(r.Key))
+	}
+	// NewEmbeddedReplicaConnector syncs once while opening.
+	c, err := libsql.NewEmbeddedReplicaConnector(r.Path, primaryURL(r.URL), opts...)
+	if err != nil {
+		return &response{Err: Explain(r.URL, scrub(err.Error(), r))}
+	}
+	c.Close()
+	return &response{Position: Position(r.Path)}
+}
+
+// primaryURL is the URL go-libsql syncs from: libsql:// means https.
+func primaryURL(u string) string {
+	if rest, ok := strings.CutPrefix(u, "libsql://"); ok {
+		return "https://" + rest
+	}
+	return u
+}
+
+// Host is a URL's scheme and host, for messages.
+func Host(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "the tenant's URL"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// scrub removes any secret the request holds from a message.
+func scrub(msg string, r *request) string {
+	for _, s := range []string{r.Token, r.Key} {
+		if len(s) >= 4 {
+			msg = strings.ReplaceAll(msg, s, "[redacted]")
+		}
+	}
+	return msg
+}
+
+// Explain turns go-libsql's sync error into what a user can act on,
+// naming the server and the likely cause.
+func Explain(rawURL, msg string) string {
+	host := Host(rawURL)
+	lower := strings.ToLower(msg)
+	switch {
+	case strings.Contains(lower, "handshake"):
+		return fmt.Sprintf("sync from %s failed: the server did not complete the replication handshake: the token is wrong, expired or not for this database (check tenants.auth_token_env or the catalog's token column), or the URL is not a libSQL server", host)
+	case strings.Contains(lower, "namespace") && (strings.Contains(lower, "doesn't exist") || strings.Contains(lower, "does not exist") || strings.Contains(lower, "not found")):
+		return fmt.Sprintf("sync from %s failed: the database does not exist on the server (deleted or renamed?)", host)
+	case strings.Contains(lower, "unauthorized") || strings.Contains(lower, "401") || strings.Contains(lower, "403"):
+		return fmt.Sprintf("sync from %s failed: the token was refused (wrong or expired?); check tenants.auth_token_env or the catalog's token column", host)
+	case strings.Contains(lower, "connection refused"):
+		return fmt.Sprintf("sync from %s failed: the server is unreachable (connection refused)", host)
+	case strings.Contains(lower, "dns error") || strings.Contains(lower, "failed to lookup") || strings.Contains(lower, "name or service not known"):
+		return fmt.Sprintf("sync from %s failed: the host name does not resolve", host)
+	case strings.Contains(lower, "not a database") || strings.Contains(lower, "encrypt"):
+		return fmt.Sprintf("sync from %s failed: the replica cannot be opened with the replicas encryption key (was it made with another key?): %s", host, lastLine(msg))
+	}
+	return fmt.Sprintf("sync from %s failed: %s", host, lastLine(msg))
+}
+
+// lastLine keeps go-libsql's innermost message ("error code = 1: ...").
+func lastLine(msg string) string {
+	lines := strings.Split(strings.TrimSpace(msg), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
