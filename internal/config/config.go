@@ -95,6 +95,10 @@ type Remote struct {
 	SyncTimeout              Duration `yaml:"sync_timeout"`
 }
 
+func defaultRemote() Remote {
+	return Remote{Replicas: "data/replicas", SyncWorkers: 4, SyncTimeout: Duration(2 * time.Minute)}
+}
+
 // TursoAPIURL is the public Platform API.
 const TursoAPIURL = "https://api.turso.tech"
 
@@ -193,8 +197,7 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 func Default() Config {
 	return Config{
 		Metrics:       "data/metrics.db",
-		Tenants: Tenants{Dir: "data/tenants", Remote: Remote{
-			Replicas: "data/replicas", SyncWorkers: 4, SyncTimeout: Duration(2 * time.Minute)}},
+		Tenants:       Tenants{Dir: "data/tenants", Remote: defaultRemote()},
 		Queries:       "queries",
 		Reports:       "reports",
 		BatchSize:     MaxBatch,
