@@ -24,7 +24,7 @@ type merge struct {
 	queries    []*query.Query
 	plan       *plan
 	fails      map[string][]failure
-	staging    []string
+	staging    []stagingFile
 	bucketAt   time.Time
 	finishedAt time.Time
 	conn       *sql.Conn
@@ -52,12 +52,15 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 			conn.ExecContext(context.WithoutCancel(ctx), "DETACH "+s)
 		}
 	}()
-	for i, path := range m.staging {
-		s := fmt.Sprintf("s%d", i)
-		if _, err := exec("ATTACH ? AS "+s, sqlite.ReadOnlyURI(path)); err != nil {
-			return nil, fmt.Errorf("attach staging %s: %w", path, err)
+	for i, f := range m.staging {
+		s := stagingSchema(i)
+		if _, err := exec("ATTACH ? AS "+s, sqlite.ReadOnlyURI(f.Path)); err != nil {
+			return nil, fmt.Errorf("attach staging %s: %w", f.Path, err)
 		}
 		schemas = append(schemas, s)
+		if err := m.verifyStaging(ctx, s, f); err != nil {
+			return nil, err
+		}
 	}
 	for _, stmt := range []string{
 		"CREATE TEMP TABLE IF NOT EXISTS run_tenants (id TEXT PRIMARY KEY, location TEXT, size INTEGER, modified_at TEXT, fingerprint TEXT, plan TEXT, status TEXT, error TEXT)",
@@ -118,6 +121,46 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	return sum, nil
+}
+
+// stagingSchema is the schema the merge attaches staging file i as.
+func stagingSchema(i int) string { return fmt.Sprintf("s%d", i) }
+
+// stagingTable is the table a worker stages query name's rows in.
+func stagingTable(name string) string { return quoteIdent("s_" + name) }
+
+// verifyStaging checks that a staging file holds exactly the rows its
+// worker reported writing, so a file another process touched, or one cut
+// short, fails the run instead of landing as a partial run marked ok.
+func (m *merge) verifyStaging(ctx context.Context, schema string, f stagingFile) error {
+	count := func(table string) (int64, error) {
+		cols, err := tableColumns(ctx, m.conn, schema, strings.Trim(table, `"`))
+		if err != nil || cols == nil {
+			return 0, err
+		}
+		var n int64
+		if err := m.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+schema+"."+table).Scan(&n); err != nil {
+			return 0, fmt.Errorf("staging %s: %w", f.Path, sqlite.Wrap(err))
+		}
+		return n, nil
+	}
+	n, err := count("s__ok")
+	if err != nil {
+		return err
+	}
+	if n != f.OK {
+		return fmt.Errorf("staging file %s holds %d tenant results where its worker wrote %d; was it written by another process? The run is not committed; the previous run stays", f.Path, n, f.OK)
+	}
+	for _, q := range m.queries {
+		n, err := count(stagingTable(q.Name))
+		if err != nil {
+			return err
+		}
+		if want := f.Staged[q.Name]; n != want {
+			return fmt.Errorf("staging file %s holds %d rows of query %s where its worker wrote %d; was it written by another process? The run is not committed; the previous run stays", f.Path, n, q.Name, want)
+		}
+	}
+	return nil
 }
 
 // loadTemp writes the run's tenants and failures into temp tables, so the

@@ -199,10 +199,9 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 		return nil, err
 	}
 	log.Info("run planned", "tenants", len(fleet), "read", len(p.read), "unchanged", len(p.unchanged), "missing", len(p.missing))
-	stagingDir := filepath.Join(filepath.Dir(mdb.Path), ".attache-staging")
-	os.RemoveAll(stagingDir) // leftovers of a run that died; we hold the lock
-	if err := os.MkdirAll(stagingDir, 0o755); err != nil {
-		return nil, fmt.Errorf("staging folder: %w", err)
+	stagingDir, err := makeStaging(mdb.Path, runID)
+	if err != nil {
+		return nil, err
 	}
 	defer os.RemoveAll(stagingDir)
 
@@ -215,7 +214,7 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 			fails[t.ID] = append(fails[t.ID], failure{Tenant: t.ID, Query: q.Name, Error: "database file not found at " + t.Path})
 		}
 	}
-	var staging []string
+	var staging []stagingFile
 	var maxRSS int64
 	phase := time.Now()
 	if len(p.read) > 0 {
@@ -240,6 +239,42 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 	sum.Total = len(fleet)
 	sum.WorkerMaxRSS = maxRSS
 	return sum, nil
+}
+
+// stagingPrefix starts the name of a run's private staging folder beside
+// its metrics DB: .attache-staging.METRICSFILE.PID.RUNID. Two metrics DBs in
+// one folder, or two runs, never share one.
+func stagingPrefix(metricsPath string) string {
+	return filepath.Join(filepath.Dir(metricsPath), ".attache-staging."+filepath.Base(metricsPath)+".")
+}
+
+// makeStaging makes this run's staging folder, after removing those of runs
+// of the same metrics DB that died: the caller holds its run lock, so no
+// other run of it is alive.
+func makeStaging(metricsPath string, runID int64) (string, error) {
+	prefix := stagingPrefix(metricsPath)
+	if old, err := filepath.Glob(globEscape(prefix) + "*"); err == nil {
+		for _, d := range old {
+			os.RemoveAll(d)
+		}
+	}
+	dir := fmt.Sprintf("%s%d.%d", prefix, os.Getpid(), runID)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return "", fmt.Errorf("staging folder: %w", err)
+	}
+	return dir, nil
+}
+
+// globEscape quotes the characters filepath.Match treats as patterns.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteRune('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // makePlan splits the fleet into tenants to read and tenants unchanged since
@@ -318,9 +353,17 @@ func unhex(h string) string {
 
 // dispatched is what the workers produced.
 type dispatched struct {
-	staging  []string
+	staging  []stagingFile
 	failures []failure
 	maxRSS   int64
+}
+
+// stagingFile is one worker's staging database and what the worker said it
+// wrote there, which the merge checks before it trusts the file.
+type stagingFile struct {
+	Path   string
+	Staged map[string]int64 // rows per query
+	OK     int64            // (tenant, query) pairs read fine
 }
 
 // dispatch feeds batches to worker processes. A worker that dies (a crash
@@ -378,7 +421,7 @@ func dispatch(ctx context.Context, cfg *config.Config, queries []*query.Query, t
 			}
 		}
 	}
-	sort.Strings(d.out.staging)
+	sort.Slice(d.out.staging, func(i, j int) bool { return d.out.staging[i].Path < d.out.staging[j].Path })
 	return d.out, nil
 }
 
@@ -429,7 +472,7 @@ func (d *dispatcher) finish(requeue ...[]batchTenant) {
 // count only once the process has exited cleanly with its staging file.
 type session struct {
 	proc     *worker.Proc
-	staging  string
+	staging  stagingFile
 	done     [][]batchTenant
 	failures []failure
 }
@@ -443,16 +486,16 @@ func (d *dispatcher) start() (*session, error) {
 	d.starts++
 	n := d.starts
 	d.mu.Unlock()
-	s := &session{}
+	s := &session{staging: stagingFile{Staged: map[string]int64{}}}
 	if !d.init.Check {
-		s.staging = filepath.Join(d.dir, fmt.Sprintf("worker-%d.db", n))
+		s.staging.Path = filepath.Join(d.dir, fmt.Sprintf("worker-%d.db", n))
 	}
 	proc, err := worker.Start(Role)
 	if err != nil {
 		return nil, err
 	}
 	in := d.init
-	in.Staging = s.staging
+	in.Staging = s.staging.Path
 	var resp response
 	if err := proc.Call(&request{Init: &in}, &resp, time.Minute); err != nil {
 		return nil, err
@@ -500,6 +543,10 @@ func (d *dispatcher) work() {
 		}
 		s.done = append(s.done, b)
 		s.failures = append(s.failures, resp.Failures...)
+		for q, n := range resp.Staged {
+			s.staging.Staged[q] += n
+		}
+		s.staging.OK += resp.OK
 		d.mu.Lock()
 		d.done += len(b)
 		done := min(d.done, d.total)
@@ -513,7 +560,7 @@ func (d *dispatcher) work() {
 		// Closing stdin lets the worker close its staging file cleanly.
 		s.proc.Close()
 		d.mu.Lock()
-		if s.staging != "" {
+		if s.staging.Path != "" {
 			d.out.staging = append(d.out.staging, s.staging)
 		}
 		d.out.failures = append(d.out.failures, s.failures...)
@@ -525,8 +572,8 @@ func (d *dispatcher) work() {
 // lost handles a worker that died on batch b.
 func (d *dispatcher) lost(s *session, b []batchTenant, err error) {
 	log := d.log.With("batch", ids(b))
-	if s.staging != "" {
-		os.Remove(s.staging)
+	if s.staging.Path != "" {
+		os.Remove(s.staging.Path)
 	}
 	requeue := append([][]batchTenant{}, s.done...)
 	reason := "the worker process crashed while reading this tenant"

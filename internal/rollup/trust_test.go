@@ -1,11 +1,18 @@
 package rollup
 
 import (
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/attache/attache/internal/fleettest"
+	"github.com/attache/attache/internal/metrics"
 )
 
 // nowTodos is a "now" figure as the reports compute it: the latest bucket,
@@ -74,5 +81,88 @@ func TestDeletedAndRenamedTenantsLeaveNowFigures(t *testing.T) {
 	}
 	if got := e.rows(t, "SELECT count(*) FROM tenants WHERE id = 'c' AND removed_at IS NULL"); got[0][0] != int64(1) {
 		t.Fatal("a tenant listed again must have removed_at cleared")
+	}
+}
+
+// Issue 9 point 5: two configs whose metrics DBs share a folder run at once;
+// each lands exactly its own fleet.
+func TestTwoMetricsDBsInOneFolderRunAtOnce(t *testing.T) {
+	a := setup(t, map[string]string{"todo_counts": todoCounts})
+	b := setup(t, map[string]string{"todo_counts": todoCounts})
+	// b's metrics DB moves into a's folder.
+	b.mdb.Close()
+	b.cfg.Metrics = filepath.Join(filepath.Dir(a.cfg.Metrics), "other.db")
+	mdb, err := metrics.Open(t.Context(), b.cfg.Metrics, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mdb.Close() })
+	b.mdb = mdb
+	a.cfg.BatchSize, b.cfg.BatchSize = 2, 3
+	for i := 0; i < 40; i++ {
+		todoTenant(t, a.dir, fmt.Sprintf("a%02d", i), 1)
+	}
+	for i := 0; i < 31; i++ {
+		todoTenant(t, b.dir, fmt.Sprintf("b%02d", i), 2)
+	}
+	for round := 0; round < 3; round++ {
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, e := range []*env{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = Run(t.Context(), e.cfg, e.mdb, Options{Full: true})
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, config %d: %v", round, i, err)
+			}
+		}
+		if got := a.rows(t, "SELECT count(*), sum(todos), sum(tenant_id LIKE 'a%') FROM rollup_todo_counts"); !reflect.DeepEqual(got, [][]any{{int64(40), int64(40), int64(40)}}) {
+			t.Fatalf("round %d: config a holds %v, want its 40 tenants with 1 todo each", round, got)
+		}
+		if got := b.rows(t, "SELECT count(*), sum(todos), sum(tenant_id LIKE 'b%') FROM rollup_todo_counts"); !reflect.DeepEqual(got, [][]any{{int64(31), int64(62), int64(31)}}) {
+			t.Fatalf("round %d: config b holds %v, want its 31 tenants with 2 todos each", round, got)
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(a.cfg.Metrics), ".attache-staging*"))
+	if len(left) != 0 {
+		t.Fatalf("staging folders left behind: %v", left)
+	}
+}
+
+// A staging file that holds other rows than its worker reported fails the
+// merge: nothing is committed and the previous run's rows stay.
+func TestMergeRefusesAStagingFileItDidNotWrite(t *testing.T) {
+	e := setup(t, map[string]string{"todo_counts": todoCounts})
+	todoTenant(t, e.dir, "a", 3)
+	e.run(t, Options{})
+	staged := filepath.Join(t.TempDir(), "worker-1.db")
+	fleettest.Write(t, staged, "s",
+		"CREATE TABLE s.s__ok (tenant_id TEXT NOT NULL, query TEXT NOT NULL)",
+		`CREATE TABLE s."s_todo_counts" ("tenant_id", "todos", "done")`,
+		"INSERT INTO s.s__ok VALUES ('a', 'todo_counts')",
+		`INSERT INTO s."s_todo_counts" VALUES ('a', 3, 1), ('a', 99, 99)`)
+	q, err := SelectQueries(e.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := e.mdb.W.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	m := &merge{log: slog.New(slog.DiscardHandler), conn: conn, runID: 99, queries: q, plan: &plan{}, fails: map[string][]failure{},
+		staging:  []stagingFile{{Path: staged, Staged: map[string]int64{"todo_counts": 1}, OK: 1}},
+		bucketAt: time.Now(), finishedAt: time.Now()}
+	_, err = m.apply(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "holds 2 rows of query todo_counts where its worker wrote 1") {
+		t.Fatalf("merge error = %v, want the count mismatch named", err)
+	}
+	if got := e.rows(t, "SELECT count(*), sum(todos) FROM rollup_todo_counts"); !reflect.DeepEqual(got, [][]any{{int64(1), int64(3)}}) {
+		t.Fatalf("rollup after refused merge = %v, want the previous run's single row", got)
 	}
 }

@@ -47,6 +47,11 @@ type batchTenant struct {
 type response struct {
 	Err      string // the worker itself is unusable
 	Failures []failure
+	// Staged is how many rows this batch added to each query's staging
+	// table, and OK how many (tenant, query) pairs it marked done: the merge
+	// checks the staging file holds exactly what its worker reported.
+	Staged map[string]int64
+	OK     int64
 }
 
 type failure struct {
@@ -178,12 +183,14 @@ func (w *batchWorker) batch(ctx context.Context, tenants []batchTenant) *respons
 		}
 	}()
 	var okArgs []any
+	resp.Staged = map[string]int64{}
 	for _, q := range w.queries {
 		if len(arms) == 0 {
 			break
 		}
-		fails := w.runQuery(ctx, q, arms)
+		fails, n := w.runQuery(ctx, q, arms)
 		resp.Failures = append(resp.Failures, fails...)
+		resp.Staged[q.name] += n
 		failed := map[string]bool{}
 		for _, f := range fails {
 			failed[f.Tenant] = true
@@ -201,41 +208,48 @@ func (w *batchWorker) batch(ctx context.Context, tenants []batchTenant) *respons
 		if _, err := w.conn.ExecContext(ctx, stmt, okArgs...); err != nil {
 			return &response{Err: "staging: " + sqlite.Message(err)}
 		}
+		resp.OK = int64(len(okArgs) / 2)
 	}
 	return resp
 }
 
 // runQuery runs q over all arms in one UNION ALL statement; when that fails
 // it isolates the culprits by running each tenant alone, so one broken
-// tenant never costs the others their rows.
-func (w *batchWorker) runQuery(ctx context.Context, q preparedQuery, arms []arm) []failure {
+// tenant never costs the others their rows. It returns the failures and
+// how many rows it staged.
+func (w *batchWorker) runQuery(ctx context.Context, q preparedQuery, arms []arm) ([]failure, int64) {
 	if !w.check && !w.created[q.name] {
 		if err := w.createStaging(ctx, q, arms); err != nil {
 			var fails []failure
 			for _, a := range arms {
 				fails = append(fails, failure{Tenant: a.t.ID, Query: q.name, Error: err.Error()})
 			}
-			return fails
+			return fails, 0
 		}
 	}
-	if err := w.exec(ctx, q, arms); err == nil {
-		return nil
+	n, err := w.exec(ctx, q, arms)
+	if err == nil {
+		return nil, n
 	}
 	if len(arms) > 1 && !w.check {
 		// A statement that failed part-way may have left rows behind.
 		w.deleteStaged(ctx, q, arms)
 	}
 	var fails []failure
+	var staged int64
 	for _, a := range arms {
 		one := []arm{a}
-		if err := w.exec(ctx, q, one); err != nil {
+		n, err := w.exec(ctx, q, one)
+		if err != nil {
 			if !w.check {
 				w.deleteStaged(ctx, q, one)
 			}
 			fails = append(fails, failure{Tenant: a.t.ID, Query: q.name, Error: tenantMessage(err, a.slot)})
+			continue
 		}
+		staged += n
 	}
-	return fails
+	return fails, staged
 }
 
 // createStaging makes the staging table of q with the query's own result
@@ -282,8 +296,9 @@ func (w *batchWorker) createStaging(ctx context.Context, q preparedQuery, arms [
 }
 
 // exec runs q over arms as one statement: INSERT ... SELECT into staging, or
-// EXPLAIN in check mode. Tenant ids are bound, never formatted into SQL.
-func (w *batchWorker) exec(ctx context.Context, q preparedQuery, arms []arm) error {
+// EXPLAIN in check mode, and returns the rows staged. Tenant ids are bound,
+// never formatted into SQL.
+func (w *batchWorker) exec(ctx context.Context, q preparedQuery, arms []arm) (int64, error) {
 	var b strings.Builder
 	args := make([]any, 0, len(arms))
 	if w.check {
@@ -301,12 +316,15 @@ func (w *batchWorker) exec(ctx context.Context, q preparedQuery, arms []arm) err
 	if w.check {
 		rows, err := w.conn.QueryContext(ctx, b.String(), args...)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		return rows.Close()
+		return 0, rows.Close()
 	}
-	_, err := w.conn.ExecContext(ctx, b.String(), args...)
-	return err
+	res, err := w.conn.ExecContext(ctx, b.String(), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 func (w *batchWorker) deleteStaged(ctx context.Context, q preparedQuery, arms []arm) {
