@@ -44,6 +44,12 @@ type Config struct {
 	Auth     Auth   `yaml:"auth"`
 	Timezone string `yaml:"timezone"`
 
+	// Security: see the README's Security section.
+	TrustedProxies []string `yaml:"trusted_proxies"` // CIDRs whose X-Forwarded-For is believed
+	Audit          Audit    `yaml:"audit"`
+	ResultMaxMB    int      `yaml:"result_max_mb"`     // an ad-hoc result is cut at this many MB
+	SandboxMemMB   int      `yaml:"sandbox_memory_mb"` // memory limit of each query child
+
 	Jobs    []Job    `yaml:"jobs"`
 	Digests []Digest `yaml:"digests"`
 	SMTP    SMTP     `yaml:"smtp"`
@@ -131,6 +137,73 @@ const (
 	RoleAdmin  = "admin"
 )
 
+// Audit configures the audit trail.
+type Audit struct {
+	// Retention is how long entries are kept ("400d", "720h"); 0 keeps them
+	// forever.
+	Retention Age `yaml:"retention"`
+}
+
+// Age is a duration that may also be written in days: "400d".
+type Age time.Duration
+
+// UnmarshalYAML parses "400d" or Go duration syntax ("720h"); "0" is zero.
+func (a *Age) UnmarshalYAML(n *yaml.Node) error {
+	v := strings.TrimSpace(n.Value)
+	if d, ok := strings.CutSuffix(v, "d"); ok {
+		var days int
+		if _, err := fmt.Sscanf(d, "%d", &days); err != nil || fmt.Sprint(days) != d || days < 0 {
+			return fmt.Errorf("line %d: %q is not a number of days (use 400d)", n.Line, n.Value)
+		}
+		*a = Age(time.Duration(days) * 24 * time.Hour)
+		return nil
+	}
+	if v == "0" {
+		*a = 0
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not an age (use 400d or 720h)", n.Line, n.Value)
+	}
+	*a = Age(d)
+	return nil
+}
+
+// D returns the value as a time.Duration.
+func (a Age) D() time.Duration { return time.Duration(a) }
+
+// TrustedNets parses trusted_proxies (Validate has checked them).
+func (c *Config) TrustedNets() []*net.IPNet {
+	var out []*net.IPNet
+	for _, p := range c.TrustedProxies {
+		if n, err := parseNet(p); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// parseNet reads a CIDR, or a single address as its own /32 or /128.
+func parseNet(s string) (*net.IPNet, error) {
+	if !strings.Contains(s, "/") {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return nil, fmt.Errorf("%q is not an address or CIDR", s)
+		}
+		if ip.To4() != nil {
+			s += "/32"
+		} else {
+			s += "/128"
+		}
+	}
+	_, n, err := net.ParseCIDR(s)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not an address or CIDR (e.g. 10.0.0.0/8)", s)
+	}
+	return n, nil
+}
+
 // Job runs queries into rollups on a schedule.
 type Job struct {
 	Name     string   `yaml:"name"`
@@ -211,6 +284,9 @@ func Default() Config {
 		BaseURL:       "http://localhost:8080",
 		Timezone:      "UTC",
 		SMTP:          SMTP{Port: 587, TLS: "starttls"},
+		Audit:         Audit{Retention: Age(400 * 24 * time.Hour)},
+		ResultMaxMB:   10,
+		SandboxMemMB:  512,
 	}
 }
 
@@ -496,6 +572,20 @@ func (c *Config) Validate() error {
 	}
 	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
 		bad("base_url", "%q must start with http:// or https://", c.BaseURL)
+	}
+	for i, p := range c.TrustedProxies {
+		if _, err := parseNet(p); err != nil {
+			bad(fmt.Sprintf("trusted_proxies[%d]", i), "%v", err)
+		}
+	}
+	if c.Audit.Retention != 0 && c.Audit.Retention.D() < 24*time.Hour {
+		bad("audit.retention", "%s is under a day; keep entries at least 1d, or 0 to keep them forever", c.Audit.Retention.D())
+	}
+	if c.ResultMaxMB < 1 {
+		bad("result_max_mb", "%d must be at least 1", c.ResultMaxMB)
+	}
+	if c.SandboxMemMB < 128 {
+		bad("sandbox_memory_mb", "%d is too small for a query child; use 128 or more", c.SandboxMemMB)
 	}
 	seenUser := map[string]bool{}
 	for i, u := range c.Auth.Users {

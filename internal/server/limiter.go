@@ -52,17 +52,24 @@ func (l *limiter) sweep(now time.Time) {
 	}
 }
 
-// allow reports whether ip may try now.
-func (l *limiter) allow(ip string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.refill(ip).tokens >= 1
-}
-
-// spend uses one attempt of ip.
-func (l *limiter) spend(ip string) {
+// take reserves one attempt of ip before the password is checked, and
+// reports whether there was one left. Checking and spending in one step
+// means parallel guesses cannot all pass while bcrypt runs.
+func (l *limiter) take(ip string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.refill(ip)
-	b.tokens = max(0, b.tokens-1)
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// refund gives back an attempt that turned out to be a right password.
+func (l *limiter) refund(ip string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.refill(ip)
+	b.tokens = min(l.burst, b.tokens+1)
 }

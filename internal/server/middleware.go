@@ -29,10 +29,19 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(discard{})
 	// The client is the peer address: a spoofed X-Forwarded-For must not
-	// give a client a fresh sign-in allowance. attache has no trusted-proxy
-	// setting, so no forwarding header is believed.
+	// give a client a fresh sign-in allowance. Only a peer in
+	// trusted_proxies is believed about who it forwards for.
 	e.IPExtractor = echo.ExtractIPDirect()
+	if nets := s.cfg.TrustedNets(); len(nets) > 0 {
+		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, n := range nets {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
+	}
 	e.HTTPErrorHandler = s.handleError
+	// Before anything reads a body: refuse multipart, cap the rest.
+	e.Pre(s.limitBody)
 
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true, LogRoutePath: true,
@@ -155,4 +164,33 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // reqLog is a child logger for one request's handler.
 func (s *Server) reqLog(c echo.Context) *slog.Logger {
 	return s.log.With("method", c.Request().Method, "path", c.Request().URL.Path)
+}
+
+// maxBody is the largest request body attache reads: a sign-in or a query
+// form is a few kilobytes.
+const maxBody = 1 << 20
+
+// limitBody refuses multipart bodies, which nothing in attache accepts, and
+// caps every other body before any middleware parses it. Go keeps a
+// multipart upload over 32 MB in temp files and removes only those of the
+// request the server made; a middleware that parsed a copy of the request
+// (a context timeout does) left them on disk, even for a refused POST.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Body == nil || r.Body == http.NoBody {
+			return next(c)
+		}
+		// By substring: a malformed header must not slip past as "not multipart".
+		if strings.Contains(strings.ToLower(r.Header.Get(echo.HeaderContentType)), "multipart") {
+			r.Close = true // do not read the rest of the upload
+			return echo.NewHTTPError(http.StatusUnsupportedMediaType, "attache takes no file uploads; send forms as application/x-www-form-urlencoded.")
+		}
+		if r.ContentLength > maxBody {
+			r.Close = true
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("The request is larger than %d KB; attache's forms are far smaller.", maxBody>>10))
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, maxBody)
+		return next(c)
+	}
 }

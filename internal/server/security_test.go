@@ -1,11 +1,21 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"mime/multipart"
+	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,9 +51,8 @@ func TestSessionCannotBeForgedOrKeptPastExpiry(t *testing.T) {
 	c.signIn("ana", anaPW)
 	good := c.cookies[sessionCookie].Value
 
-	// Tampering with the payload (claiming to be fay) breaks the MAC.
-	payload, sig, _ := strings.Cut(good, ".")
-	forged := strings.Replace(payload, "YW5h", "ZmF5", 1) + "." + sig
+	// A changed or made-up token is no session.
+	forged := good[:len(good)-2] + "AA"
 	for _, v := range []string{forged, "garbage", good + "x", ""} {
 		c.cookies[sessionCookie] = &http.Cookie{Name: sessionCookie, Value: v}
 		if rec := c.get("/"); rec.Code != http.StatusUnauthorized {
@@ -59,8 +68,8 @@ func TestSessionCannotBeForgedOrKeptPastExpiry(t *testing.T) {
 	if rec := c.get("/"); rec.Code != http.StatusUnauthorized {
 		t.Errorf("expired session: %d", rec.Code)
 	}
-	// The signing key lives in the metrics DB: a restarted server accepts
-	// the session, unless the user's password changed.
+	// Sessions live in the metrics DB: a restarted server accepts the
+	// session, unless the user's password changed.
 	now = time.Now()
 	s2 := newServer(t, fx, nil)
 	c2 := newClient(t, s2)
@@ -361,5 +370,396 @@ func TestOpenModeLoopbackOnly(t *testing.T) {
 	s.Handler().ServeHTTP(rr, req)
 	if rr.Code != http.StatusForbidden {
 		t.Errorf("foreign Host in open mode: %d", rr.Code)
+	}
+}
+
+// live serves s on a loopback port until the test ends and returns its
+// base URL: the findings below are about real HTTP, not a handler call.
+func live(t *testing.T, s *Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Serve(ctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return "http://" + ln.Addr().String()
+}
+
+// browser is an HTTP client on a live server that keeps cookies and does
+// not follow redirects, so Location can be checked.
+type browser struct {
+	t    *testing.T
+	base string
+	hc   *http.Client
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, hc: &http.Client{
+		Jar:           jar,
+		Timeout:       60 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+func (b *browser) cookie(name string) string {
+	u, _ := url.Parse(b.base)
+	for _, c := range b.hc.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func (b *browser) get(path string) *http.Response {
+	b.t.Helper()
+	resp, err := b.hc.Get(b.base + path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+// post sends a form with the CSRF token of the browser's cookie.
+func (b *browser) post(path string, form url.Values) *http.Response {
+	b.t.Helper()
+	if b.cookie("attache_csrf") == "" {
+		b.get("/login")
+	}
+	form.Set(csrfField, b.cookie("attache_csrf"))
+	resp, err := b.hc.PostForm(b.base+path, form)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func (b *browser) signIn(name, pw string) {
+	b.t.Helper()
+	if resp := b.post("/login", url.Values{"name": {name}, "password": {pw}}); resp.StatusCode != http.StatusSeeOther || b.cookie(sessionCookie) == "" {
+		b.t.Fatalf("sign-in as %s: %d", name, resp.StatusCode)
+	}
+}
+
+// Finding 1: a multipart POST, even a refused one, left its upload in the
+// temp folder. Nothing may be parsed as multipart, and nothing is left.
+func TestMultipartUploadsLeaveNothingBehind(t *testing.T) {
+	fx := sharedFixture(t) // made first: it lives in the usual temp folder
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	base := live(t, newServer(t, fx, nil))
+	b := newBrowser(t, base)
+	b.get("/login")
+	for _, path := range []string{"/login", "/query", "/logout", "/runs"} {
+		// 40 MB: above the 32 MB Go keeps in memory, so a parse spills to disk.
+		pr, pw := io.Pipe()
+		mw := multipart.NewWriter(pw)
+		go func() {
+			mw.WriteField(csrfField, b.cookie("attache_csrf"))
+			f, _ := mw.CreateFormFile("file", "big.bin")
+			chunk := bytes.Repeat([]byte("x"), 1<<20)
+			for i := 0; i < 40; i++ {
+				if _, err := f.Write(chunk); err != nil {
+					break
+				}
+			}
+			mw.Close()
+			pw.Close()
+		}()
+		req, _ := http.NewRequest(http.MethodPost, base+path, pr)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := b.hc.Do(req)
+		pr.CloseWithError(io.EOF)
+		// The server may close the connection before the upload ends; then
+		// the client sees a write error instead of the 415. Both are fine.
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnsupportedMediaType {
+				t.Errorf("multipart POST %s: %d, want 415", path, resp.StatusCode)
+			}
+		}
+	}
+	// An oversized urlencoded body is refused before it is parsed.
+	resp, err := b.hc.Post(base+"/login", "application/x-www-form-urlencoded", strings.NewReader("name=a&password="+strings.Repeat("p", 3<<20)))
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("3 MB form: %d, want 413", resp.StatusCode)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // handlers finish after the response
+	var left []string
+	var size int64
+	filepath.WalkDir(tmp, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if st, err := d.Info(); err == nil {
+				left, size = append(left, d.Name()), size+st.Size()
+			}
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		t.Errorf("the temp folder holds %d bytes after the uploads: %v", size, left)
+	}
+	// Forms still work.
+	b.signIn("ana", anaPW)
+}
+
+// Finding 2: parallel wrong passwords all ran bcrypt before any was
+// counted. Attempts are reserved first: at most the burst is checked.
+func TestParallelGuessesAreCountedBeforeChecking(t *testing.T) {
+	s := newServer(t, sharedFixture(t), nil)
+	base := live(t, s)
+	count := func(do func() (int, error)) map[int]int {
+		codes := map[int]int{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i := 0; i < 50; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				code, err := do()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				codes[code]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		return codes
+	}
+	hc := &http.Client{Timeout: time.Minute}
+	codes := count(func() (int, error) {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/reports/growth", nil)
+		req.SetBasicAuth("ana", "guess")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	})
+	if codes[http.StatusUnauthorized] > 10 || codes[http.StatusUnauthorized]+codes[http.StatusTooManyRequests] != 50 {
+		t.Errorf("50 parallel Basic guesses: %v; at most 10 may be checked (401), the rest 429", codes)
+	}
+
+	// The form on a fresh server (fresh allowance), from one browser.
+	base = live(t, newServer(t, sharedFixture(t), nil))
+	b := newBrowser(t, base)
+	b.get("/login")
+	token := b.cookie("attache_csrf")
+	codes = count(func() (int, error) {
+		resp, err := b.hc.PostForm(base+"/login", url.Values{"name": {"ana"}, "password": {"guess"}, csrfField: {token}})
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	})
+	if codes[http.StatusUnauthorized] > 10 || codes[http.StatusTooManyRequests] < 40 {
+		t.Errorf("50 parallel form guesses: %v; at most 10 may be checked", codes)
+	}
+
+	// Scripts with the right password are not limited by their own use.
+	base = live(t, newServer(t, sharedFixture(t), nil))
+	for i := 0; i < 30; i++ {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/reports/fleet", nil)
+		req.SetBasicAuth("ana", anaPW)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("right Basic password, request %d: %d", i+1, resp.StatusCode)
+		}
+	}
+}
+
+// Finding 3: next=/%09/evil.example/ sent the browser to another host
+// (browsers drop the tab and read //evil.example/).
+func TestSignInRedirectStaysOnThisSite(t *testing.T) {
+	base := live(t, newServer(t, sharedFixture(t), nil))
+	baseURL, _ := url.Parse(base)
+	for _, next := range []string{
+		"/\t/evil.example/", "/\n/evil.example/", "/\r\n/evil.example", "\t//evil.example", "/\\evil.example",
+		"/\t\\evil.example", "//evil.example", "https://evil.example/", "/%09/evil.example/", "javascript:alert(1)",
+		"/\x00/evil.example", " //evil.example",
+	} {
+		b := newBrowser(t, base)
+		resp := b.post("/login", url.Values{"name": {"ana"}, "password": {anaPW}, "next": {next}})
+		loc, err := resp.Location()
+		if resp.StatusCode != http.StatusSeeOther || err != nil {
+			t.Fatalf("next %q: %d %v", next, resp.StatusCode, err)
+		}
+		// What a browser does with Location: tabs and newlines gone, then
+		// resolved against the page.
+		raw := strings.NewReplacer("\t", "", "\r", "", "\n", "", "\\", "/").Replace(resp.Header.Get("Location"))
+		dest, err := baseURL.Parse(raw)
+		if err != nil || dest.Host != baseURL.Host || loc.Host != baseURL.Host {
+			t.Errorf("next %q sent the browser to %q", next, resp.Header.Get("Location"))
+		}
+	}
+	// A real path keeps its query.
+	b := newBrowser(t, base)
+	resp := b.post("/login", url.Values{"name": {"ana"}, "password": {anaPW}, "next": {"/reports/growth?x=1"}})
+	if got := resp.Header.Get("Location"); got != "/reports/growth?x=1" {
+		t.Errorf("next /reports/growth?x=1: Location %q", got)
+	}
+}
+
+// Finding 4: sign-out did not end a session, and a session could be minted
+// from the metrics DB and config.yaml.
+func TestSessionsAreRevocableAndCannotBeMinted(t *testing.T) {
+	fx := sharedFixture(t)
+	s := newServer(t, fx, nil)
+	base := live(t, s)
+	seen := func(cookie string) int {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/reports/fleet", nil)
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: cookie})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	// A cookie captured before sign-out no longer works after it.
+	b := newBrowser(t, base)
+	b.signIn("ana", anaPW)
+	captured := b.cookie(sessionCookie)
+	if seen(captured) != http.StatusOK {
+		t.Fatal("a fresh session is refused")
+	}
+	b.post("/logout", url.Values{})
+	if code := seen(captured); code != http.StatusUnauthorized {
+		t.Errorf("a session cookie kept past sign-out: %d, want 401", code)
+	}
+
+	// Sign out everywhere ends the user's other sessions, not other users'.
+	laptop, phone, other := newBrowser(t, base), newBrowser(t, base), newBrowser(t, base)
+	laptop.signIn("ana", anaPW)
+	phone.signIn("ana", anaPW)
+	other.signIn("fay", fayPW)
+	phoneCookie, otherCookie := phone.cookie(sessionCookie), other.cookie(sessionCookie)
+	laptop.post("/logout", url.Values{"everywhere": {"1"}})
+	if seen(phoneCookie) != http.StatusUnauthorized || seen(otherCookie) != http.StatusOK {
+		t.Errorf("sign out everywhere: ana's phone %d (want 401), fay %d (want 200)", seen(phoneCookie), seen(otherCookie))
+	}
+
+	// A password change and a removed user end sessions, here after a restart.
+	phone.signIn("ana", anaPW)
+	anaCookie := phone.cookie(sessionCookie)
+	changed := live(t, newServer(t, fx, func(cfg *config.Config) {
+		cfg.Auth.Users = append([]config.User(nil), cfg.Auth.Users...)
+		cfg.Auth.Users[0].PasswordHash = cfg.Auth.Users[1].PasswordHash
+	}))
+	removed := live(t, newServer(t, fx, func(cfg *config.Config) { cfg.Auth.Users = cfg.Auth.Users[1:] }))
+	restarted := live(t, newServer(t, fx, nil))
+	for name, srv := range map[string]string{"password changed": changed, "user removed": removed, "restarted": restarted} {
+		req, _ := http.NewRequest(http.MethodGet, srv+"/api/reports/fleet", nil)
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: anaCookie})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := http.StatusUnauthorized
+		if name == "restarted" {
+			want = http.StatusOK
+		}
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", name, resp.StatusCode, want)
+		}
+	}
+
+	// The server caps the expiry, whatever the cookie's own.
+	real := s.sessions.now
+	s.sessions.now = func() time.Time { return real().Add(sessionTTL + time.Minute) }
+	if code := seen(anaCookie); code != http.StatusUnauthorized {
+		t.Errorf("a session past its 12 hours: %d", code)
+	}
+	s.sessions.now = real
+
+	// A stolen metrics DB holds no signing key and no usable token: only
+	// hashes, which are refused as cookies.
+	var keys int
+	fx.mdb.R.QueryRow("SELECT count(*) FROM server_keys WHERE name = 'session'").Scan(&keys)
+	if keys != 0 {
+		t.Error("the metrics DB still holds a session signing key")
+	}
+	rows, err := fx.mdb.R.Query("SELECT id, user, tag FROM sessions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored []string
+	for rows.Next() {
+		var id, u, tag string
+		rows.Scan(&id, &u, &tag)
+		stored = append(stored, id, tag)
+	}
+	rows.Close()
+	if len(stored) == 0 {
+		t.Fatal("no sessions stored")
+	}
+	for _, v := range stored {
+		if v == anaCookie {
+			t.Fatal("the metrics DB holds a session token as it is")
+		}
+		if code := seen(v); code != http.StatusUnauthorized {
+			t.Errorf("a value from the sessions table used as a cookie: %d", code)
+		}
+	}
+}
+
+// Finding 7: behind a reverse proxy every client shared one sign-in limit.
+// With trusted_proxies the forwarded address counts; without, it is ignored.
+func TestTrustedProxiesGiveEachClientItsOwnLimit(t *testing.T) {
+	fx := sharedFixture(t)
+	guess := func(base, forwardedFor string) int {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/reports/fleet", nil)
+		req.SetBasicAuth("ana", "guess")
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	proxied := live(t, newServer(t, fx, func(cfg *config.Config) { cfg.TrustedProxies = []string{"127.0.0.1/32"} }))
+	for i := 0; i < 10; i++ {
+		guess(proxied, "203.0.113.1")
+	}
+	if code := guess(proxied, "203.0.113.1"); code != http.StatusTooManyRequests {
+		t.Errorf("11th guess of one client behind the proxy: %d, want 429", code)
+	}
+	if code := guess(proxied, "203.0.113.2"); code != http.StatusUnauthorized {
+		t.Errorf("another client behind the same proxy: %d, want 401 (its own allowance)", code)
+	}
+	// A client cannot prepend its way to a fresh allowance: the proxy
+	// appends the real peer, and that is the address used.
+	if code := guess(proxied, "198.51.100.9, 203.0.113.1"); code != http.StatusTooManyRequests {
+		t.Errorf("spoofed first hop: %d, want 429", code)
+	}
+	direct := live(t, newServer(t, fx, nil))
+	for i := 0; i < 10; i++ {
+		guess(direct, fmt.Sprintf("203.0.113.%d", i+10))
+	}
+	if code := guess(direct, "203.0.113.99"); code != http.StatusTooManyRequests {
+		t.Errorf("without trusted_proxies X-Forwarded-For must be ignored: %d, want 429", code)
 	}
 }

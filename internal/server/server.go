@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -83,6 +84,7 @@ type Server struct {
 	views    *views
 	static   *staticFiles
 	sessions *sessions
+	basic    *basicCache
 	users    map[string]config.User
 	open     bool // no users configured: loopback only, everyone is admin
 	limiter  *limiter
@@ -130,15 +132,12 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 			return nil, err
 		}
 	}
-	key, err := sessionKey(context.Background(), d.Metrics)
-	if err != nil {
-		return nil, err
-	}
 	s := &Server{
 		cfg: cfg, mdb: d.Metrics, reports: d.Reports, panels: d.Panels, exports: d.Exports, sandbox: d.Sandbox,
 		startRun: d.StartRun, sched: d.Schedule, preview: d.PreviewDigest, now: now, log: log, audit: auditDB,
 		views: v, static: st, open: open,
-		sessions: newSessions(key, now, strings.HasPrefix(cfg.BaseURL, "https://")),
+		sessions: newSessions(d.Metrics.R, auditDB, now, strings.HasPrefix(cfg.BaseURL, "https://")),
+		basic:    &basicCache{seen: map[[32]byte]time.Time{}},
 		users:    map[string]config.User{},
 		limiter:  newLimiter(10, time.Minute, now),
 		cache:    newPanelCache(d.Panels),
@@ -149,6 +148,7 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 	if s.exports == nil {
 		s.exports = d.Panels
 	}
+	rand.Read(s.basic.salt[:])
 	for _, u := range cfg.Auth.Users {
 		s.users[u.Name] = u
 	}

@@ -2,16 +2,13 @@ package server
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -25,23 +22,25 @@ const (
 	sessionTTL    = 12 * time.Hour
 )
 
-// sessions signs and checks session cookies. A cookie holds the user name,
-// a tag of the user's password hash (changing the password signs the user
-// out everywhere) and an expiry, MACed with a key kept in the metrics DB.
+// sessions are server-side: the cookie is a random token and the sessions
+// table keeps only its SHA-256, so sign-out ends a session for good and a
+// stolen metrics DB holds nothing a cookie could be made from. The expiry is
+// the server's; a cookie kept past it is refused.
 type sessions struct {
-	key    []byte
+	read   *sql.DB // lookups (the metrics DB's read pool)
+	write  *sql.DB // a writer of its own: a run holds the metrics DB's
 	now    func() time.Time
 	secure bool // base_url is https: cookies only over https
 }
 
-func newSessions(key []byte, now func() time.Time, secure bool) *sessions {
-	return &sessions{key: key, now: now, secure: secure}
+func newSessions(read, write *sql.DB, now func() time.Time, secure bool) *sessions {
+	return &sessions{read: read, write: write, now: now, secure: secure}
 }
 
-type sessionClaims struct {
-	User string `json:"u"`
-	Tag  string `json:"t"`
-	Exp  int64  `json:"e"`
+// session is one signed-in browser.
+type session struct {
+	User string
+	Tag  string
 }
 
 // passwordTag ties a session to the password hash it was made with.
@@ -50,38 +49,62 @@ func passwordTag(hash string) string {
 	return hex.EncodeToString(h[:8])
 }
 
-func (s *sessions) mac(payload string) []byte {
-	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte("attache session v1\x00"))
-	m.Write([]byte(payload))
-	return m.Sum(nil)
+func tokenID(token string) string {
+	h := sha256.Sum256([]byte("attache session\x00" + token))
+	return hex.EncodeToString(h[:])
 }
 
-func (s *sessions) encode(user, hash string) string {
-	b, _ := json.Marshal(sessionClaims{User: user, Tag: passwordTag(hash), Exp: s.now().Add(sessionTTL).Unix()})
-	payload := base64.RawURLEncoding.EncodeToString(b)
-	return payload + "." + base64.RawURLEncoding.EncodeToString(s.mac(payload))
+// create starts a session for user and returns the cookie value.
+func (s *sessions) create(ctx context.Context, user, hash, remote string) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("session: %w", err)
+	}
+	token := base64.RawURLEncoding.EncodeToString(b)
+	now := s.now()
+	// Expired rows are dropped as new ones come, so the table stays small.
+	s.write.ExecContext(ctx, "DELETE FROM sessions WHERE expires_at < ?", metrics.Format(now.Add(-24*time.Hour)))
+	if _, err := s.write.ExecContext(ctx, "INSERT INTO sessions (id, user, tag, created_at, expires_at, remote) VALUES (?, ?, ?, ?, ?, ?)",
+		tokenID(token), user, passwordTag(hash), metrics.Format(now), metrics.Format(now.Add(sessionTTL)), remote); err != nil {
+		return "", fmt.Errorf("session: %s", sqlite.Message(err))
+	}
+	return token, nil
 }
 
-// decode returns the claims of a valid, unexpired cookie value.
-func (s *sessions) decode(v string) (*sessionClaims, bool) {
-	payload, sig, ok := strings.Cut(v, ".")
-	if !ok {
+// lookup returns the live session of a cookie value.
+func (s *sessions) lookup(ctx context.Context, token string) (*session, bool) {
+	if len(token) != 43 { // 32 bytes, base64url without padding
 		return nil, false
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, s.mac(payload)) {
-		return nil, false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(payload)
+	var ss session
+	var exp any
+	err := s.read.QueryRowContext(ctx, "SELECT user, tag, expires_at FROM sessions WHERE id = ? AND revoked_at IS NULL", tokenID(token)).Scan(&ss.User, &ss.Tag, &exp)
 	if err != nil {
 		return nil, false
 	}
-	var cl sessionClaims
-	if json.Unmarshal(b, &cl) != nil || s.now().Unix() >= cl.Exp {
+	if !s.now().Before(metrics.ParseTime(exp)) {
 		return nil, false
 	}
-	return &cl, true
+	return &ss, true
+}
+
+// revoke ends the session of a cookie value.
+func (s *sessions) revoke(ctx context.Context, token string) error {
+	_, err := s.write.ExecContext(ctx, "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", metrics.Format(s.now()), tokenID(token))
+	if err != nil {
+		return fmt.Errorf("sign out: %s", sqlite.Message(err))
+	}
+	return nil
+}
+
+// revokeUser ends every session of user and says how many there were.
+func (s *sessions) revokeUser(ctx context.Context, user string) (int64, error) {
+	res, err := s.write.ExecContext(ctx, "UPDATE sessions SET revoked_at = ? WHERE user = ? AND revoked_at IS NULL AND expires_at > ?",
+		metrics.Format(s.now()), user, metrics.Format(s.now()))
+	if err != nil {
+		return 0, fmt.Errorf("sign out everywhere: %s", sqlite.Message(err))
+	}
+	return res.RowsAffected()
 }
 
 // set writes the session cookie; an empty value signs out.
@@ -97,36 +120,4 @@ func (s *sessions) set(c echo.Context, value string) {
 		ck.MaxAge = int(sessionTTL / time.Second)
 	}
 	c.SetCookie(ck)
-}
-
-// sessionKey loads the signing key from the metrics DB, creating it on first
-// start. INSERT OR IGNORE then read: two servers starting at once agree.
-func sessionKey(ctx context.Context, mdb *metrics.DB) ([]byte, error) {
-	read := func() ([]byte, error) {
-		var v string
-		err := mdb.W.QueryRowContext(ctx, "SELECT value FROM server_keys WHERE name = 'session'").Scan(&v)
-		if err != nil {
-			return nil, err
-		}
-		return hex.DecodeString(v)
-	}
-	if k, err := read(); err == nil && len(k) >= 32 {
-		return k, nil
-	}
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
-		return nil, fmt.Errorf("session key: %w", err)
-	}
-	if _, err := mdb.W.ExecContext(ctx, "INSERT OR IGNORE INTO server_keys (name, value, created_at) VALUES ('session', ?, ?)",
-		hex.EncodeToString(k), metrics.Format(time.Now())); err != nil {
-		return nil, fmt.Errorf("session key: %s", sqlite.Message(err))
-	}
-	k, err := read()
-	if err != nil {
-		return nil, fmt.Errorf("session key: %s", sqlite.Message(err))
-	}
-	if len(k) < 32 {
-		return nil, errors.New("session key: stored key is too short")
-	}
-	return k, nil
 }
