@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 
 	"github.com/attache/attache/internal/report"
 )
@@ -78,15 +79,23 @@ func field(v any) string {
 }
 
 // Neutralise keeps a text value from running as a formula when the CSV is
-// opened in a spreadsheet, per OWASP's CSV injection guidance: a value that
-// starts with =, +, -, @, a tab or a carriage return gets a leading '.
+// opened in a spreadsheet, by OWASP's CSV injection rule: a value whose
+// first character is =, +, -, @, a tab or a carriage return gets a leading
+// '. Spreadsheets skip leading blanks and line breaks ("\n=1+1" becomes a
+// CRLF and then a formula) and read the full-width ＝ ＋ － ＠ as their ASCII
+// forms, so the rule looks past leading white space and control characters,
+// and knows the full-width triggers.
 func Neutralise(s string) string {
-	if s == "" {
+	for _, r := range s {
+		switch {
+		case r == '\t' || r == '\r':
+			return "'" + s
+		case unicode.IsSpace(r) || unicode.IsControl(r) || r == '\ufeff':
+			continue
+		case strings.ContainsRune("=+-@\uff1d\uff0b\uff0d\uff20", r):
+			return "'" + s
+		}
 		return s
-	}
-	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r':
-		return "'" + s
 	}
 	return s
 }
