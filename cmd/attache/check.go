@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"sort"
+
+	"github.com/attache/attache/internal/human"
 
 	"github.com/attache/attache/internal/config"
 	"github.com/attache/attache/internal/digest"
@@ -40,7 +43,7 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 	if err := checkReports(ctx, env, cfg, mdb); err != nil {
 		return err
 	}
-	bar := newProgress(env.Stderr, "tenants")
+	bar := newProgress(env, "tenants")
 	findings, total, err := rollup.Check(ctx, cfg, mdb, queries, bar.update, env.Log())
 	bar.done()
 	if err != nil {
@@ -53,16 +56,12 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 	for _, q := range queries {
 		fs := byQuery[q.Name]
 		if len(fs) == 0 {
-			fmt.Fprintf(env.Stdout, "%s: all %d tenants can run it\n", q.Name, total)
+			fmt.Fprintf(env.Stdout, "%s: all %s can run it\n", q.Name, human.Plural(int64(total), "tenant"))
 			continue
 		}
-		fmt.Fprintf(env.Stdout, "%s: %d of %d tenants cannot run it:\n", q.Name, len(fs), total)
-		for i, f := range fs {
-			if i == 20 {
-				fmt.Fprintf(env.Stdout, "  … and %d more (all are in the check_findings table)\n", len(fs)-20)
-				break
-			}
-			fmt.Fprintf(env.Stdout, "  %s: %s\n", printable(f.Tenant), oneLine(f.Error, 200))
+		fmt.Fprintf(env.Stdout, "%s: %s of %s cannot run it:\n", q.Name, human.Count(int64(len(fs))), human.Plural(int64(total), "tenant"))
+		for _, line := range errorGroups(fs, 10) {
+			fmt.Fprintln(env.Stdout, "  "+line)
 		}
 	}
 	if len(findings) > 0 {
@@ -92,4 +91,35 @@ func checkReports(ctx context.Context, env *Env, cfg *config.Config, mdb *metric
 	}
 	fmt.Fprintf(env.Stdout, "reports: %d ok\n", len(reps))
 	return nil
+}
+
+// errorGroups groups one query's findings by error, largest first, at most
+// n groups: "no such column: priority: 19 tenants (a, b, c and 16 more)".
+func errorGroups(fs []rollup.Finding, n int) []string {
+	type group struct {
+		err     string
+		tenants []string
+	}
+	byErr := map[string]*group{}
+	var groups []*group
+	for _, f := range fs {
+		e := oneLine(f.Error, 200)
+		g := byErr[e]
+		if g == nil {
+			g = &group{err: e}
+			byErr[e] = g
+			groups = append(groups, g)
+		}
+		g.tenants = append(g.tenants, printable(f.Tenant))
+	}
+	sort.SliceStable(groups, func(i, j int) bool { return len(groups[i].tenants) > len(groups[j].tenants) })
+	var out []string
+	for i, g := range groups {
+		if i == n {
+			out = append(out, fmt.Sprintf("… and %s more (all are in the check_findings table)", human.Plural(int64(len(groups)-n), "other error")))
+			break
+		}
+		out = append(out, fmt.Sprintf("%s: %s (%s)", g.err, human.Plural(int64(len(g.tenants)), "tenant"), listSome(g.tenants, 3)))
+	}
+	return out
 }

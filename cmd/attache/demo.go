@@ -24,7 +24,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if *tenants < 1 || *days < 1 {
-		return fmt.Errorf("--tenants and --days must be at least 1")
+		return badUsage("--tenants and --days must be at least 1")
 	}
 	if *dir == "" {
 		cfg, err := loadConfig(*cfgPath)
@@ -38,7 +38,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	}
 	abs, _ := filepath.Abs(*dir)
 	start := time.Now()
-	bar := newProgress(env.Stderr, "tenants")
+	bar := newProgress(env, "tenants")
 	sum, err := demo.Generate(ctx, demo.Options{Dir: abs, Tenants: *tenants, Days: *days, Seed: *seed, Catalog: *catalog}, bar.update)
 	bar.done()
 	if err != nil {

@@ -47,7 +47,7 @@ func runDigest(ctx context.Context, env *Env, args []string) error {
 	if len(to) > 0 {
 		for _, a := range to {
 			if !strings.Contains(a, "@") {
-				return fmt.Errorf("--to %q is not an email address", a)
+				return badUsage("--to %q is not an email address", a)
 			}
 		}
 		d.To = to

@@ -12,9 +12,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
+
+	"golang.org/x/term"
 
 	"github.com/attache/attache"
 	"github.com/attache/attache/internal/config"
@@ -39,15 +42,29 @@ type Env struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Verbose is -v: log progress instead of drawing a progress bar.
+	Verbose bool
 }
 
-// Log returns a text logger on stderr; ATTACHE_LOG=debug shows more.
+// Log returns a text logger on stderr. On a terminal without -v it logs
+// only warnings and errors (a progress bar and a summary say the rest);
+// elsewhere (a pipe, cron, CI) and with -v it logs progress too.
+// ATTACHE_LOG=debug shows more.
 func (e *Env) Log() *slog.Logger {
 	level := slog.LevelInfo
+	if e.Terminal() && !e.Verbose {
+		level = slog.LevelWarn
+	}
 	if os.Getenv("ATTACHE_LOG") == "debug" {
 		level = slog.LevelDebug
 	}
 	return slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// Terminal reports whether stderr is a terminal a person watches.
+func (e *Env) Terminal() bool {
+	f, ok := e.Stderr.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 type command struct {
@@ -69,44 +86,150 @@ func commands() map[string]command {
 	}
 }
 
-// exitUsage is returned for bad flags, so the exit code tells the two apart.
+// errUsage is returned for bad flags (already reported), so the exit code
+// tells a mistyped command (2) from one that failed (1).
 var errUsage = errors.New("usage")
 
-// Main runs one subcommand and returns the process exit code.
+// usageError is a bad flag value or argument: its message is printed and the
+// exit code is 2, like a flag the parser refused.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string        { return e.msg }
+func (e usageError) Is(target error) bool { return target == errUsage }
+
+// badUsage reports a bad flag value or argument: exit code 2.
+func badUsage(format string, a ...any) error {
+	return usageError{fmt.Sprintf(format, a...)}
+}
+
+// Main runs one subcommand and returns the process exit code: 0 done, 1
+// failed, 2 mistyped (bad flags, unknown command, no command at all).
 func Main(ctx context.Context, args []string, env *Env) int {
 	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(env.Stdout, cmds)
-		return 0
-	}
-	cmd, ok := cmds[args[0]]
-	if !ok {
-		fmt.Fprintf(env.Stderr, "attache: unknown command %q\n\n", args[0])
+	if len(args) == 0 {
 		usage(env.Stderr, cmds)
 		return 2
 	}
-	if err := cmd.run(ctx, env, args[1:]); err != nil {
-		if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+	switch args[0] {
+	case "-h", "-help", "--help":
+		usage(env.Stdout, cmds)
+		return 0
+	case "help":
+		if len(args) == 1 {
+			usage(env.Stdout, cmds)
+			return 0
+		}
+		if _, ok := cmds[args[1]]; !ok {
+			fmt.Fprintf(env.Stderr, "attache help: unknown command %q%s\n\n", args[1], didYouMean(args[1], commandNames(cmds)))
+			usage(env.Stderr, cmds)
 			return 2
 		}
-		fmt.Fprintf(env.Stderr, "attache %s: %v\n", args[0], err)
-		return 1
+		return Main(ctx, []string{args[1], "--help"}, env)
+	case "-version", "--version", "version":
+		fmt.Fprintln(env.Stdout, version())
+		return 0
 	}
-	return 0
+	name := args[0]
+	cmd, ok := cmds[name]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "attache: unknown command %q%s\n\n", name, didYouMean(name, commandNames(cmds)))
+		usage(env.Stderr, cmds)
+		return 2
+	}
+	if wantsHelp(args[1:]) {
+		// Asked-for help is the output, not an error: stdout, exit 0.
+		help := *env
+		help.Stderr = env.Stdout
+		env = &help
+	}
+	err := cmd.run(ctx, env, args[1:])
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(env.Stderr, "attache %s: %v\n(attache help %s lists its flags)\n", name, err, name)
+		return 2
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	fmt.Fprintf(env.Stderr, "attache %s: %v\n", name, err)
+	return 1
 }
 
-func usage(w io.Writer, cmds map[string]command) {
-	fmt.Fprintln(w, "attache: analytics and reports for a fleet of per-tenant SQLite databases")
-	fmt.Fprintln(w, "\nUsage: attache COMMAND [flags]   (attache COMMAND -h for its flags)")
-	fmt.Fprintln(w, "\nCommands:")
+// wantsHelp reports whether the arguments ask for help (before any "--").
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// version is the module version and the commit the binary was built from,
+// as the Go toolchain recorded them.
+func version() string {
+	v, rev, dirty := "(devel)", "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if rev != "" {
+			if len(rev) > 12 {
+				rev = rev[:12]
+			}
+			if dirty {
+				rev += "+changes"
+			}
+			v += " " + rev
+		}
+		v += " " + bi.GoVersion
+	}
+	return "attache " + v
+}
+
+func commandNames(cmds map[string]command) []string {
 	names := make([]string, 0, len(cmds))
 	for n := range cmds {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
+	return names
+}
+
+// didYouMean suggests the nearest of names to s, when one is close:
+// "; did you mean run?".
+func didYouMean(s string, names []string) string {
+	if n := config.Nearest(s, names); n != "" {
+		return "; did you mean " + n + "?"
+	}
+	return ""
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "attache: analytics and reports for a fleet of per-tenant SQLite databases")
+	fmt.Fprintln(w, "\nUsage: attache COMMAND [flags]")
+	fmt.Fprintln(w, "\nCommands:")
+	for _, n := range commandNames(cmds) {
 		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
 	}
+	fmt.Fprintln(w, "\nattache help COMMAND shows a command's flags; attache --version the version.")
+	fmt.Fprintln(w, "Every command takes --config FILE (default ./config.yaml, else the built-in demo) and -v (log progress).")
+	fmt.Fprintln(w, "Exit status: 0 done, 1 failed (the message says why), 2 bad command or flags.")
 }
 
 // newFlags makes a FlagSet that writes to stderr and returns errors.
@@ -114,15 +237,21 @@ func newFlags(env *Env, name, args string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "Usage: attache %s %s\n\nFlags:\n", name, args)
+		summary := commands()[name].summary
+		fmt.Fprintf(env.Stderr, "attache %s: %s\n\nUsage: attache %s %s\n\nFlags:\n", name, summary, name, args)
 		fs.PrintDefaults()
 	}
+	fs.BoolVar(&env.Verbose, "v", false, "log progress to stderr (on a terminal the default is a progress bar)")
 	return fs
 }
 
-// parse parses flags, mapping bad flags to errUsage (already reported).
+// parse parses flags, mapping bad flags to errUsage (already reported);
+// -h is flag.ErrHelp, which exits 0.
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(interleave(fs, args)); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
 		return errUsage
 	}
 	return nil

@@ -24,7 +24,7 @@ func runPasswd(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("unexpected argument %q: the password is read from stdin, never from the command line", fset.Arg(0))
 	}
 	if *cost < bcrypt.MinCost || *cost > bcrypt.MaxCost {
-		return fmt.Errorf("--cost %d is out of range; use %d..%d", *cost, bcrypt.MinCost, bcrypt.MaxCost)
+		return badUsage("--cost %d is out of range; use %d..%d", *cost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
 	pw, tty, err := readPassword(env)
 	if err != nil {

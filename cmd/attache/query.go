@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"text/tabwriter"
 
 	"github.com/attache/attache/internal/report"
@@ -26,13 +28,12 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return fmt.Errorf(`give exactly one SQL statement in quotes, e.g. attache query "SELECT count(*) AS todos FROM tenant.todos"`)
+		return badUsage(`give exactly one SQL statement in quotes, e.g. attache query "SELECT count(*) AS todos FROM tenant.todos"`)
 	}
 	switch *format {
 	case "table", "csv", "json":
 	default:
-		return fmt.Errorf("--format %q: use table, csv or json", *format)
+		return badUsage("--format %q: use table, csv or json", *format)
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -66,17 +67,7 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 func writeRows(w io.Writer, format string, cols []string, rows [][]any) error {
 	switch format {
 	case "json":
-		out := make([]map[string]any, len(rows))
-		for i, r := range rows {
-			m := make(map[string]any, len(cols))
-			for j, c := range cols {
-				m[c] = r[j]
-			}
-			out[i] = m
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeJSON(w, cols, rows)
 	case "csv":
 		cw := csv.NewWriter(w)
 		cw.Write(cols)
@@ -108,4 +99,57 @@ func writeRows(w io.Writer, format string, cols []string, rows [][]any) error {
 		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
+}
+
+// writeJSON writes rows as a JSON array of objects whose keys keep the
+// query's column order (a Go map would sort them), one object a line.
+func writeJSON(w io.Writer, cols []string, rows [][]any) error {
+	keys := make([][]byte, len(cols))
+	for i, c := range cols {
+		k, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		keys[i] = k
+	}
+	bw := bufio.NewWriter(w)
+	bw.WriteString("[")
+	for i, r := range rows {
+		if i > 0 {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n  {")
+		for j := range cols {
+			if j > 0 {
+				bw.WriteString(", ")
+			}
+			v, err := json.Marshal(jsonValue(r[j]))
+			if err != nil {
+				return fmt.Errorf("row %d, column %s: %w", i+1, cols[j], err)
+			}
+			bw.Write(keys[j])
+			bw.WriteString(": ")
+			bw.Write(v)
+		}
+		bw.WriteString("}")
+	}
+	if len(rows) > 0 {
+		bw.WriteString("\n")
+	}
+	bw.WriteString("]\n")
+	return bw.Flush()
+}
+
+// jsonValue keeps numbers and text as they are; blobs and the floats JSON
+// cannot hold (infinities, NaN) become their exact text.
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case []byte:
+		return report.Text(x)
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return report.Text(x)
+		}
+	}
+	return v
 }

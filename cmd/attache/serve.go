@@ -9,7 +9,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/attache/attache/internal/human"
@@ -45,7 +47,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	if *listen != "" {
 		if _, _, err := net.SplitHostPort(*listen); err != nil {
-			return fmt.Errorf("--listen %q is not host:port, e.g. 127.0.0.1:8080", *listen)
+			return badUsage("--listen %q is not host:port, e.g. 127.0.0.1:8080", *listen)
 		}
 		cfg.Listen = *listen
 	}
@@ -74,7 +76,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	// its scheduler could run a job or send a digest.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return listenError(cfg.Listen, err)
 	}
 	defer ln.Close()
 	// The scheduler's and the digests' records go through a connection of
@@ -192,7 +194,7 @@ func ensureDemoFleet(ctx context.Context, env *Env, cfg *config.Config) error {
 		return nil
 	}
 	fmt.Fprintf(env.Stderr, "attache: no tenants in %s; generating the demo fleet\n", dir)
-	bar := newProgress(env.Stderr, "tenants")
+	bar := newProgress(env, "tenants")
 	sum, err := demo.Generate(ctx, demo.Options{Dir: dir}, bar.update)
 	bar.done()
 	if err != nil {
@@ -210,7 +212,7 @@ func ensureFirstRun(ctx context.Context, env *Env, cfg *config.Config, mdb *metr
 		return err
 	}
 	fmt.Fprintln(env.Stderr, "attache: no run yet; reading the fleet once")
-	bar := newProgress(env.Stderr, "tenants")
+	bar := newProgress(env, "tenants")
 	sum, err := rollup.Run(ctx, cfg, mdb, rollup.Options{Job: "demo", Progress: bar.update, Log: env.Log()})
 	bar.done()
 	if err != nil {
@@ -232,4 +234,30 @@ func displayAddr(listen string) string {
 		}
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// listenError says why the address cannot be had and what to do.
+func listenError(addr string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("%s is already in use (another attache serve, or another program, is listening there); stop it, or pick another port: attache serve --listen %s", addr, nextPort(addr))
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("not allowed to listen on %s (ports below 1024 need privileges); pick a port above 1024: attache serve --listen %s", addr, nextPort(addr))
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("%s is not an address of this machine; use one it has, e.g. attache serve --listen 127.0.0.1:8080", addr)
+	}
+	return fmt.Errorf("listen on %s: %w", addr, err)
+}
+
+// nextPort suggests the same host one port up (8080 → 8081).
+func nextPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "127.0.0.1:8081"
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1024 || n >= 65535 {
+		n = 8080
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+1))
 }

@@ -22,7 +22,7 @@ func runTenants(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if _, ok := metrics.TenantOrder[*order]; !ok {
-		return fmt.Errorf("--sort %q: use id, size, modified, last_ok or error", *order)
+		return badUsage("--sort %q: use id, size, modified, last_ok or error", *order)
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {

@@ -344,6 +344,9 @@ func Parse(data []byte, dir string) (*Config, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, friendlyYAML(err, nil)
 	}
+	if bad := unknownKeys(&root); len(bad) > 0 {
+		return nil, fmt.Errorf("%s (see the configuration reference in README.md)", strings.Join(bad, "; "))
+	}
 	probe := Default()
 	if err := dec.Decode(&probe); err != nil && !errors.Is(err, io.EOF) {
 		return nil, friendlyYAML(err, &root)
@@ -370,14 +373,16 @@ func friendlyYAML(err error, root *yaml.Node) error {
 	var parts []string
 	for _, line := range strings.Split(msg, "\n") {
 		line = strings.TrimSpace(line)
+		if strings.Contains(line, "cannot unmarshal") {
+			parts = append(parts, plainTypeError(line, root))
+			continue
+		}
 		var n int
 		if _, err := fmt.Sscanf(line, "line %d:", &n); err == nil && root != nil {
 			if key := keyAtLine(root, n, ""); key != "" {
 				line = key + ": " + line
 			}
 		}
-		line = strings.Replace(line, "not found in type config.", "is not a known key in ", 1)
-		line = strings.Replace(line, "cannot unmarshal !!str", "cannot read the text", 1)
 		parts = append(parts, line)
 	}
 	return fmt.Errorf("%s (see the configuration reference in README.md)", strings.Join(parts, "; "))

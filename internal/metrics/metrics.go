@@ -221,23 +221,32 @@ type Run struct {
 	Queries          string
 	Full             bool
 	Error            string
+	// Elapsed is the measured length of a finished run, to the millisecond
+	// (0 for runs recorded before it was kept).
+	Elapsed time.Duration
 }
 
-// Duration is how long a finished run took.
+// Duration is how long a finished run took: the measured length, the same
+// figure `attache run` prints, or the whole seconds between its stamps.
 func (r Run) Duration() time.Duration {
 	if r.FinishedAt.IsZero() {
 		return 0
 	}
+	if r.Elapsed > 0 {
+		return r.Elapsed
+	}
 	return r.FinishedAt.Sub(r.StartedAt)
 }
 
-const runCols = "id, job, started_at, coalesce(finished_at, ''), status, tenants_total, tenants_ok, tenants_failed, tenants_unchanged, rows_written, queries, full, error"
+const runCols = "id, job, started_at, coalesce(finished_at, ''), status, tenants_total, tenants_ok, tenants_failed, tenants_unchanged, rows_written, queries, full, error, coalesce(elapsed_ms, 0)"
 
 func scanRun(s interface{ Scan(...any) error }) (Run, error) {
 	var r Run
 	var started, finished any
-	err := s.Scan(&r.ID, &r.Job, &started, &finished, &r.Status, &r.TenantsTotal, &r.TenantsOK, &r.TenantsFailed, &r.TenantsUnchanged, &r.RowsWritten, &r.Queries, &r.Full, &r.Error)
+	var elapsedMS int64
+	err := s.Scan(&r.ID, &r.Job, &started, &finished, &r.Status, &r.TenantsTotal, &r.TenantsOK, &r.TenantsFailed, &r.TenantsUnchanged, &r.RowsWritten, &r.Queries, &r.Full, &r.Error, &elapsedMS)
 	r.StartedAt, r.FinishedAt = ParseTime(started), ParseTime(finished)
+	r.Elapsed = time.Duration(elapsedMS) * time.Millisecond
 	return r, err
 }
 

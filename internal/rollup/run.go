@@ -25,6 +25,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/attache/attache/internal/human"
+
 	"github.com/attache/attache/internal/config"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/query"
@@ -64,8 +66,9 @@ type Summary struct {
 
 // String is the one-line summary `attache run` prints.
 func (s *Summary) String() string {
-	return fmt.Sprintf("run %d: %d tenants: %d read, %d unchanged, %d failed; %d rows in %.1fs",
-		s.RunID, s.Total, s.Read, s.Unchanged, s.Failed, s.Rows, s.Duration.Seconds())
+	return fmt.Sprintf("run %d: %s: %s read, %s unchanged, %s failed; %s in %s",
+		s.RunID, human.Plural(int64(s.Total), "tenant"), human.Count(int64(s.Read)), human.Count(int64(s.Unchanged)),
+		human.Count(int64(s.Failed)), human.Plural(s.Rows, "row"), human.Duration(s.Duration))
 }
 
 // SelectQueries loads the query folder and keeps the named ones (all when
@@ -175,6 +178,11 @@ func Run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, opt Options) 
 	}
 	sum.RunID = runID
 	sum.Duration = time.Since(start)
+	// The stamps keep whole seconds; the pages show this figure, the same
+	// one the CLI prints.
+	if _, err := conn.ExecContext(ctx, "UPDATE runs SET elapsed_ms = ? WHERE id = ?", sum.Duration.Milliseconds(), runID); err != nil {
+		log.Warn("could not record the run's length", "err", sqlite.Message(err))
+	}
 	log.Info("run finished", "tenants", sum.Total, "read", sum.Read, "unchanged", sum.Unchanged, "failed", sum.Failed, "rows", sum.Rows, "seconds", sum.Duration.Seconds())
 	return sum, nil
 }
