@@ -10,6 +10,7 @@ import (
 	"github.com/attache/attache/internal/config"
 	"github.com/attache/attache/internal/digest"
 	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/privacy"
 	"github.com/attache/attache/internal/report"
 	"github.com/attache/attache/internal/rollup"
 	"github.com/attache/attache/internal/sandbox"
@@ -90,6 +91,25 @@ func checkReports(ctx context.Context, env *Env, cfg *config.Config, mdb *metric
 		return fmt.Errorf("reports: %w", err)
 	}
 	fmt.Fprintf(env.Stdout, "reports: %d ok\n", len(reps))
+	return checkPrivacy(ctx, env, report.NewRunner(sb, mdb.Path, cfg.RowLimit), reps, mdb)
+}
+
+// checkPrivacy lists the panels that would show individual tenants to an
+// aggregate audience (privacy: in the config) and declare no rule.
+func checkPrivacy(ctx context.Context, env *Env, runner *report.Runner, reps []*report.Report, mdb *metrics.DB) error {
+	ids, err := privacy.TenantIDs(ctx, mdb.R)
+	if err != nil {
+		return err
+	}
+	found := privacy.Unruled(runner, reps, ids)
+	if len(found) == 0 {
+		fmt.Fprintln(env.Stdout, "privacy: every panel showing individual tenants has a rule")
+		return nil
+	}
+	fmt.Fprintf(env.Stdout, "privacy: %d panels show individual tenants and have no rule; an aggregate audience does not see them:\n", len(found))
+	for _, f := range found {
+		fmt.Fprintf(env.Stdout, "  %s\n", f)
+	}
 	return nil
 }
 

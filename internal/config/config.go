@@ -54,6 +54,9 @@ type Config struct {
 	Digests []Digest `yaml:"digests"`
 	SMTP    SMTP     `yaml:"smtp"`
 
+	// Privacy says which audiences see individual tenants (internal/privacy).
+	Privacy Privacy `yaml:"privacy"`
+
 	// File is the config file this was loaded from ("" for the embedded default).
 	File string `yaml:"-"`
 	// Location is Timezone, loaded.
@@ -230,6 +233,32 @@ func (d Digest) Coverage() float64 {
 	return *d.MinCoverage
 }
 
+// Audiences of Privacy: full sees individual tenants, aggregate sees none.
+const (
+	AudienceFull      = "full"
+	AudienceAggregate = "aggregate"
+)
+
+// Privacy is who sees individual tenants: admins always do; viewers,
+// share links and digests as set here.
+type Privacy struct {
+	Viewers  string `yaml:"viewers"`   // signed-in viewers: full (default) or aggregate
+	Shared   string `yaml:"shared"`    // new share links: aggregate (default) or full
+	Digests  string `yaml:"digests"`   // emailed digests: full (default) or aggregate
+	MinGroup int    `yaml:"min_group"` // rows standing for fewer tenants are suppressed; default 5
+	// KeyFile holds the secret that pseudonyms are an HMAC under; created
+	// on first use. Default: privacy.key beside the metrics DB, never inside it.
+	KeyFile string `yaml:"key_file"`
+}
+
+// KeyPath is where the pseudonym key lives for a metrics DB at metrics.
+func (p Privacy) KeyPath(metrics string) string {
+	if p.KeyFile != "" {
+		return p.KeyFile
+	}
+	return filepath.Join(filepath.Dir(metrics), "privacy.key")
+}
+
 // SMTP is the mail server digests go through.
 type SMTP struct {
 	Host        string `yaml:"host"`
@@ -287,6 +316,7 @@ func Default() Config {
 		Audit:         Audit{Retention: Age(400 * 24 * time.Hour)},
 		ResultMaxMB:   10,
 		SandboxMemMB:  512,
+		Privacy:       Privacy{Viewers: AudienceFull, Shared: AudienceAggregate, Digests: AudienceFull, MinGroup: 5},
 	}
 }
 
@@ -473,6 +503,7 @@ func (c *Config) resolve(dir string) {
 	c.Tenants.Replicas = abs(c.Tenants.Replicas)
 	c.Queries = abs(c.Queries)
 	c.Reports = abs(c.Reports)
+	c.Privacy.KeyFile = abs(c.Privacy.KeyFile)
 }
 
 var nameRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
@@ -676,6 +707,14 @@ func (c *Config) Validate() error {
 	case "starttls", "tls", "none":
 	default:
 		bad("smtp.tls", "%q must be starttls, tls or none", c.SMTP.TLS)
+	}
+	for _, a := range [][2]string{{"privacy.viewers", c.Privacy.Viewers}, {"privacy.shared", c.Privacy.Shared}, {"privacy.digests", c.Privacy.Digests}} {
+		if a[1] != AudienceFull && a[1] != AudienceAggregate {
+			bad(a[0], "%q must be full (individual tenants shown) or aggregate (none shown)", a[1])
+		}
+	}
+	if c.Privacy.MinGroup < 1 {
+		bad("privacy.min_group", "%d must be at least 1 (5 is common)", c.Privacy.MinGroup)
 	}
 	if c.SMTP.PasswordEnv != "" {
 		if _, ok := os.LookupEnv(c.SMTP.PasswordEnv); !ok && len(c.Digests) > 0 {

@@ -199,6 +199,12 @@ func (b *book) panel(runner *report.Runner, p *report.Panel, name string) (*pane
 	if writeErr != nil {
 		return nil, writeErr
 	}
+	if why, ok := report.Withheld(err); ok && pw.sw == nil {
+		// Not for this audience (internal/privacy): no sheet, and the
+		// About sheet says why.
+		info.status = "left out: " + why
+		return info, nil
+	}
 	info.err = err
 	if err != nil {
 		b.sum.Failed = append(b.sum.Failed, err)

@@ -69,6 +69,9 @@ type Panel struct {
 	Period string
 	Change string
 	Versus string
+	// Privacy says whether the panel shows individual tenants; nil when the
+	// report does not say (see internal/privacy and `attache check`).
+	Privacy *Privacy
 
 	file string // for messages; "" when built in code
 }
@@ -182,7 +185,7 @@ func validName(s string) bool {
 // worth stopping for (a typo like "chrat" would silently draw nothing).
 func reportKeys() []string { return []string{"title", "description", "panels"} }
 func panelKeys() []string {
-	return []string{"id", "title", "description", "chart", "sql", "x", "y", "format", "labels", "period", "change", "versus"}
+	return []string{"id", "title", "description", "chart", "sql", "x", "y", "format", "labels", "period", "change", "versus", "privacy"}
 }
 
 type fileReport struct {
@@ -204,6 +207,7 @@ type filePanel struct {
 	Period      string            `yaml:"period"`
 	Change      string            `yaml:"change"`
 	Versus      string            `yaml:"versus"`
+	Privacy     *filePrivacy      `yaml:"privacy"`
 }
 
 // stringList accepts `y: tenants` as well as `y: [tenants, active]`.
@@ -316,6 +320,7 @@ func Parse(file string, data []byte) (*Report, error) {
 			ID: strings.TrimSpace(fp.ID), Title: strings.TrimSpace(fp.Title), Description: strings.TrimSpace(fp.Description),
 			Chart: strings.TrimSpace(fp.Chart), SQL: cleanSQL(fp.SQL), X: strings.TrimSpace(fp.X), Format: fp.Format, file: file,
 			Labels: fp.Labels, Period: strings.TrimSpace(fp.Period), Change: strings.TrimSpace(fp.Change), Versus: strings.TrimSpace(fp.Versus),
+			Privacy: fp.Privacy.privacy(),
 		}
 		for _, y := range fp.Y {
 			p.Y = append(p.Y, strings.TrimSpace(y))
@@ -396,6 +401,9 @@ func (p *Panel) check() error {
 	if p.Versus != "" && p.Change == "" {
 		bad("versus: names the previous period of a change; add change: COLUMN (the ratio against it) or remove versus")
 	}
+	if p.Privacy != nil {
+		p.Privacy.check(bad)
+	}
 	return errors.Join(errs...)
 }
 
@@ -455,6 +463,7 @@ func friendlyYAML(err error) string {
 		"map[string]string", "column: value pairs",
 		"report.fileReport", "keys (title, description, panels)",
 		"report.filePanel", "panel keys",
+		"report.filePrivacy", "privacy keys (shows, tenant, identifying, aggregate, count)",
 	).Replace(msg)
 }
 

@@ -20,6 +20,9 @@ type Data struct {
 	Truncated bool    // more rows existed than the runner's row limit
 	Err       error
 	Elapsed   time.Duration
+	// Note says how the audience's rules changed the rows (pseudonyms,
+	// suppressed small groups); "" when they did not.
+	Note string
 }
 
 // Column returns the index of the named column, or -1.
@@ -56,6 +59,8 @@ type Runner struct {
 	rowLimit int
 	// Parallel bounds how many panels of one report run at once.
 	Parallel int
+	// audience shapes every result (see For); nil shows it as it is.
+	audience Audience
 }
 
 // NewRunner runs panels on the metrics DB at metricsPath, returning at most
@@ -86,7 +91,7 @@ func (r *Runner) run(p *Panel, limit int) *Data {
 		return d
 	}
 	d.Columns, d.Rows, d.Truncated = res.Columns, res.Rows, res.Truncated
-	return d
+	return Apply(r.audience, d)
 }
 
 // ready checks the metrics DB exists: opening a missing file would create an
@@ -150,6 +155,9 @@ func (r *Runner) Each(p *Panel, page int, fn func(cols []string, rows [][]any) e
 		cols []string
 		rows [][]any
 	}
+	if r.audience != nil {
+		fn = shaped(r.audience, p, fn)
+	}
 	pages := make(chan batch, 1)
 	stop := make(chan struct{})
 	done := make(chan error, 1)
@@ -183,6 +191,24 @@ func (r *Runner) Each(p *Panel, page int, fn func(cols []string, rows [][]any) e
 		return fmt.Errorf("%s: %s", p.where(), hint(err.Error()))
 	}
 	return nil
+}
+
+// shaped applies a to each page of a stream before fn sees it.
+func shaped(a Audience, p *Panel, fn func(cols []string, rows [][]any) error) func(cols []string, rows [][]any) error {
+	var sh *Shape
+	return func(cols []string, rows [][]any) error {
+		if sh == nil {
+			var err error
+			if sh, err = a.Shape(p, cols); err != nil {
+				return err
+			}
+		}
+		out, err := sh.Rows(rows)
+		if err != nil {
+			return err
+		}
+		return fn(sh.Columns, out)
+	}
 }
 
 // errStopped ends a stream whose consumer gave up.
@@ -252,6 +278,13 @@ func (r *Runner) validate(p *Panel) error {
 	if i := d.Column(p.Change); p.Change != "" && i >= 0 && len(d.Rows) > 0 {
 		if s, ok := d.Rows[0][i].(string); ok {
 			bad("change column %q holds text (%q in the first row) but must be a ratio such as 0.066; CAST it in the sql", p.Change, clip(s, 40))
+		}
+	}
+	if p.Privacy != nil {
+		for _, c := range p.Privacy.columns() {
+			if d.Column(c) < 0 {
+				bad("privacy names column %q, which is not in the result (columns: %s)", c, have)
+			}
 		}
 	}
 	if p.Chart == ChartNumber && len(d.Columns) == 0 {

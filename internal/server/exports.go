@@ -19,6 +19,11 @@ func (s *Server) workbook(c echo.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	return s.sendWorkbook(c, rep, s.audience(currentUser(c)))
+}
+
+// sendWorkbook writes rep's workbook as audience a sees it.
+func (s *Server) sendWorkbook(c echo.Context, rep *report.Report, a report.Audience) error {
 	// Coverage counts only the tenants that failed a query this report reads.
 	fresh, err := report.LoadReportFreshness(c.Request().Context(), s.mdb, s.now(), rep)
 	if err != nil {
@@ -34,7 +39,7 @@ func (s *Server) workbook(c echo.Context, name string) error {
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 	h.Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
-	if err := export.XLSX(c.Response(), rep, s.exports, fresh, now); err != nil {
+	if err := export.XLSX(c.Response(), rep, s.exports.For(a), fresh, now); err != nil {
 		return s.exportFailed(c, "xlsx", err)
 	}
 	return nil
@@ -59,7 +64,11 @@ func (s *Server) panelCSV(c echo.Context) error {
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": rep.Name + "-" + p.ID + ".csv"}))
-	if err := export.CSV(c.Response(), s.exports, p); err != nil {
+	if err := export.CSV(c.Response(), s.exports.For(s.audience(currentUser(c))), p); err != nil {
+		if why, ok := report.Withheld(err); ok && !c.Response().Committed {
+			c.Response().Header().Del(echo.HeaderContentDisposition)
+			return echo.NewHTTPError(http.StatusForbidden, "This panel is not shown to you: "+why+".")
+		}
 		return s.exportFailed(c, "csv", err)
 	}
 	return nil

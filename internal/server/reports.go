@@ -39,6 +39,7 @@ type reportView struct {
 	Freshness string
 	Stale     bool            // no finished run, or a newer run failed
 	Panels    []template.HTML // rendered once per data version, see panel.html
+	Privacy   string          // what an aggregate audience is not shown; "" for everything
 }
 
 type panelView struct {
@@ -52,7 +53,9 @@ type panelView struct {
 	Truncated                     bool
 	CSV                           string
 	Elapsed                       time.Duration
-	Span                          int // columns of the 12-column grid
+	Span                          int    // columns of the 12-column grid
+	Withheld                      string // why this audience does not see the panel
+	Note                          string // how the audience's rules changed it
 }
 
 // reportState is what a report's page and JSON both start from: the report,
@@ -80,21 +83,43 @@ func (s *Server) reportPage(c echo.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	v, err := s.reportView(rep, version, fresh, s.audience(currentUser(c)), true)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "report", pageData{Title: rep.Title, Nav: "reports", Body: v})
+}
+
+// reportView renders a report's panels for audience a (nil: everything).
+// Panels as they are are rendered once per data version and kept; shaped
+// ones are rendered per view, from the same cached data.
+func (s *Server) reportView(rep *report.Report, version string, fresh *report.Freshness, a report.Audience, csv bool) (reportView, error) {
 	entries := s.cache.report(rep, version)
-	v := reportView{Report: rep, Freshness: fresh.String(), Stale: fresh.Run == nil || (fresh.Latest != nil && fresh.Latest.ID > fresh.Run.ID && fresh.Latest.Status != "running")}
+	v := reportView{Report: rep, Freshness: fresh.String(), Stale: fresh.Run == nil || (fresh.Latest != nil && fresh.Latest.ID > fresh.Run.ID && fresh.Latest.Status != "running"),
+		Privacy: s.audienceNote(a)}
 	spans := layout(rep.Panels)
 	for i, e := range entries {
-		html, err := e.fragment(func(d *report.Data) (template.HTML, error) {
+		render := func(d *report.Data) (template.HTML, error) {
 			pv := s.panelView(rep, d)
 			pv.Span = spans[i]
+			if !csv {
+				pv.CSV = ""
+			}
 			return s.views.renderPanel(pv)
-		})
+		}
+		var html template.HTML
+		var err error
+		if a == nil && csv {
+			html, err = e.fragment(render)
+		} else {
+			html, err = render(report.Apply(a, e.data))
+		}
 		if err != nil {
-			return err
+			return v, err
 		}
 		v.Panels = append(v.Panels, html)
 	}
-	return s.render(c, http.StatusOK, "report", pageData{Title: rep.Title, Nav: "reports", Body: v})
+	return v, nil
 }
 
 // layout sizes panels on a 12-column grid so rows fill: consecutive numbers
@@ -151,10 +176,15 @@ func (s *Server) panelView(rep *report.Report, d *report.Data) panelView {
 		ID: p.ID, Title: p.Title, Description: p.Description, Chart: p.Chart,
 		CSV: "/reports/" + rep.Name + "/" + p.ID + ".csv", Elapsed: d.Elapsed, Truncated: d.Truncated,
 	}
+	if why, ok := report.Withheld(d.Err); ok {
+		v.Withheld = why
+		return v
+	}
 	if d.Err != nil {
 		v.Err = d.Err.Error()
 		return v
 	}
+	v.Note = d.Note
 	switch p.Chart {
 	case report.ChartNumber:
 		col := ""
@@ -223,6 +253,11 @@ func (s *Server) reportJSON(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return c.JSON(http.StatusOK, s.reportData(rep, version, fresh, s.audience(currentUser(c))))
+}
+
+// reportData is a report's JSON as audience a sees it.
+func (s *Server) reportData(rep *report.Report, version string, fresh *report.Freshness, a report.Audience) any {
 	type apiPanel struct {
 		ID        string   `json:"id"`
 		Title     string   `json:"title"`
@@ -233,6 +268,8 @@ func (s *Server) reportJSON(c echo.Context) error {
 		Rows      [][]any  `json:"rows"`
 		Truncated bool     `json:"truncated"`
 		Error     string   `json:"error,omitempty"`
+		Withheld  string   `json:"withheld,omitempty"`
+		Note      string   `json:"note,omitempty"`
 	}
 	out := struct {
 		Name        string     `json:"name"`
@@ -241,23 +278,27 @@ func (s *Server) reportJSON(c echo.Context) error {
 		Freshness   string     `json:"freshness"`
 		RunID       int64      `json:"run_id,omitempty"`
 		Coverage    float64    `json:"coverage"`
+		Privacy     string     `json:"privacy,omitempty"`
 		Panels      []apiPanel `json:"panels"`
-	}{Name: rep.Name, Title: rep.Title, Description: rep.Description, Freshness: fresh.String(), Coverage: fresh.Coverage()}
+	}{Name: rep.Name, Title: rep.Title, Description: rep.Description, Freshness: fresh.String(), Coverage: fresh.Coverage(), Privacy: s.audienceNote(a)}
 	if fresh.Run != nil {
 		out.RunID = fresh.Run.ID
 	}
 	for _, e := range s.cache.report(rep, version) {
-		d, p := e.data, e.data.Panel
-		ap := apiPanel{ID: p.ID, Title: p.Title, Chart: p.Chart, X: p.X, Y: p.Y, Columns: d.Columns, Rows: jsonRows(d.Rows), Truncated: d.Truncated}
+		d := report.Apply(a, e.data)
+		p := d.Panel
+		ap := apiPanel{ID: p.ID, Title: p.Title, Chart: p.Chart, X: p.X, Y: p.Y, Columns: d.Columns, Rows: jsonRows(d.Rows), Truncated: d.Truncated, Note: d.Note}
 		if ap.Columns == nil {
 			ap.Columns = []string{}
 		}
-		if d.Err != nil {
+		if why, ok := report.Withheld(d.Err); ok {
+			ap.Withheld = why
+		} else if d.Err != nil {
 			ap.Error = d.Err.Error()
 		}
 		out.Panels = append(out.Panels, ap)
 	}
-	return c.JSON(http.StatusOK, out)
+	return out
 }
 
 // jsonRows keeps numbers and text as they are and renders blobs as text.

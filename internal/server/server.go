@@ -26,6 +26,7 @@ import (
 	"github.com/attache/attache/internal/config"
 	"github.com/attache/attache/internal/digest"
 	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/privacy"
 	"github.com/attache/attache/internal/report"
 	"github.com/attache/attache/internal/rollup"
 	"github.com/attache/attache/internal/sandbox"
@@ -90,6 +91,8 @@ type Server struct {
 	limiter  *limiter
 	cache    *panelCache
 	prom     *promMetrics
+	policy   *privacy.Policy // the aggregate audience (privacy: in the config)
+	shares   *shareState
 	adhoc    chan struct{} // slots for ad-hoc queries running at once
 	making   chan struct{} // slots for exports being made at once
 
@@ -149,6 +152,12 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 		s.exports = d.Panels
 	}
 	rand.Read(s.basic.salt[:])
+	if s.policy, err = s.newPolicy(); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if s.shares, err = newShareState(now); err != nil {
+		return nil, err
+	}
 	for _, u := range cfg.Auth.Users {
 		s.users[u.Name] = u
 	}
