@@ -35,6 +35,8 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/login", public, s.loginPage},
 		{http.MethodPost, "/login", public, s.login},
 		{http.MethodPost, "/logout", public, s.logout},
+		{http.MethodGet, "/s/:token", public, s.shareGet},     // a share link: TOKEN and TOKEN.xlsx, nothing else
+		{http.MethodPost, "/s/:token", public, s.shareUnlock}, // its password
 
 		{http.MethodGet, "/", viewer, s.overview},
 		{http.MethodGet, "/reports/:name", viewer, s.reportOrWorkbook}, // NAME and NAME.xlsx
@@ -42,6 +44,9 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/api/reports/:name", viewer, s.reportJSON},
 		{http.MethodGet, "/metrics", viewer, s.metrics},
 
+		{http.MethodGet, "/shares", admin, s.shareList},
+		{http.MethodPost, "/shares", admin, s.shareCreate},
+		{http.MethodPost, "/shares/:id/revoke", admin, s.shareRevoke},
 		{http.MethodGet, "/tenants", admin, s.tenantList},
 		{http.MethodGet, "/tenants/:id", admin, s.tenantPage},
 		{http.MethodGet, "/runs", admin, s.runList},
