@@ -12,6 +12,7 @@ import (
 
 	"github.com/attache/attache/internal/digest"
 	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/privacy"
 	"github.com/attache/attache/internal/report"
 	"github.com/attache/attache/internal/sandbox"
 )
@@ -64,9 +65,14 @@ func runDigest(ctx context.Context, env *Env, args []string) error {
 	defer mdb.Close()
 	sb := sandbox.NewRunner(2, cfg.QueryTimeout.D(), cfg.BusyTimeout.D())
 	defer sb.Close()
+	// privacy.digests: an aggregate audience gets digests without individual tenants.
+	audience, err := privacy.Digests(cfg, mdb.R)
+	if err != nil {
+		return err
+	}
 	deps := digest.Deps{
 		Metrics: mdb,
-		Panels:  report.NewRunner(sb, cfg.Metrics, cfg.RowLimit),
+		Panels:  report.NewRunner(sb, cfg.Metrics, cfg.RowLimit).For(audience),
 		Log:     env.Log(),
 		// Someone is waiting at the terminal: fewer, shorter retries than
 		// the scheduler's.

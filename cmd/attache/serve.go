@@ -22,6 +22,7 @@ import (
 	"github.com/attache/attache/internal/demo"
 	"github.com/attache/attache/internal/digest"
 	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/privacy"
 	"github.com/attache/attache/internal/report"
 	"github.com/attache/attache/internal/rollup"
 	"github.com/attache/attache/internal/sandbox"
@@ -117,7 +118,12 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 
 	// A digest attaches the whole workbook, so its panels get export_timeout.
-	digestDeps := digest.Deps{Metrics: mdb, Journal: journal, Panels: exports, Reports: reps, Log: log}
+	// privacy.digests: an aggregate audience gets digests without individual tenants.
+	digestAudience, err := privacy.Digests(cfg, mdb.R)
+	if err != nil {
+		return err
+	}
+	digestDeps := digest.Deps{Metrics: mdb, Journal: journal, Panels: exports.For(digestAudience), Reports: reps, Log: log}
 	sched := schedule.New(cfg, schedule.Deps{
 		Metrics: mdb, Journal: journal, Log: log,
 		Send: func(ctx context.Context, d config.Digest) error {
@@ -127,7 +133,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	})
 	// A preview is a page someone waits for: query_timeout, like a report.
 	previewDeps := digestDeps
-	previewDeps.Panels = panels
+	previewDeps.Panels = panels.For(digestAudience)
 	srv, err := server.New(cfg, server.Deps{
 		Metrics: mdb, Reports: reps, Panels: panels, Exports: exports, Sandbox: adhocSB, Web: web, Log: log, Audit: auditDB,
 		StartRun: func(ctx context.Context, opt rollup.Options) (*rollup.Summary, error) {

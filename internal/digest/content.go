@@ -79,6 +79,9 @@ func contentOf(data []*report.Data, base map[string]float64, baseAt time.Time, p
 	var c content
 	for _, d := range data {
 		p := d.Panel
+		if _, ok := report.Withheld(d.Err); ok {
+			continue // not for this digest's audience (privacy.digests)
+		}
 		if d.Err != nil {
 			c.Errors = append(c.Errors, d.Err.Error())
 			continue

@@ -308,6 +308,9 @@ func holdData(data []*report.Data) string {
 	var failed []string
 	empty := true
 	for _, d := range data {
+		if _, ok := report.Withheld(d.Err); ok {
+			continue // left out for this audience on purpose (privacy.digests)
+		}
 		if d.Err != nil {
 			failed = append(failed, d.Err.Error())
 			continue

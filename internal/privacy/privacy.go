@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/attache/attache/internal/config"
 	"github.com/attache/attache/internal/report"
 )
 
@@ -290,4 +291,19 @@ func number(v any) (float64, bool) {
 		return x, !math.IsNaN(x)
 	}
 	return 0, false
+}
+
+// Digests is the audience digests are sent to (privacy.digests): nil for
+// full, the aggregate audience otherwise, reading tenant ids from db.
+func Digests(cfg *config.Config, db *sql.DB) (report.Audience, error) {
+	if cfg.Privacy.Digests != config.AudienceAggregate {
+		return nil, nil
+	}
+	key, err := LoadKey(cfg.Privacy.KeyPath(cfg.Metrics))
+	if err != nil {
+		return nil, err
+	}
+	return New(key, cfg.Privacy.MinGroup, func() (map[string]bool, error) {
+		return TenantIDs(context.Background(), db)
+	}), nil
 }
