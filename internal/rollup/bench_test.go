@@ -15,25 +15,31 @@ import (
 
 	"github.com/attache/attache/internal/config"
 	"github.com/attache/attache/internal/demo"
+	"github.com/attache/attache/internal/fleettest"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/query"
 	"github.com/attache/attache/internal/tenant"
 	"github.com/attache/attache/internal/worker"
 )
 
-// The fleet benchmark compares, in one process run, `attache run --full`
+// The fleet benchmarks compare, in one process run, `attache run --full`
 // with the naive loop (open each tenant, run the queries, scan rows into
-// Go, close) and with the sqlite3 shell running the same ATTACH batches.
+// Go, close) and with the sqlite3 shell running the same ATTACH batches,
+// by wall time and by CPU time (user + system, every process involved).
+// Two fleet profiles:
 //
-//	ATTACHE_BENCH_TENANTS=10000 go test ./internal/rollup -run '^$' -bench Fleet -benchtime 1x -timeout 60m
+//	ATTACHE_BENCH_TENANTS=10000 go test ./internal/rollup -run '^$' -bench 'Fleet$' -benchtime 1x -timeout 60m
+//	ATTACHE_BENCH_TENANTS=10000 go test ./internal/rollup -run '^$' -bench FleetCRM -benchtime 1x -timeout 60m
 //
-// The fleet is generated once into ATTACHE_BENCH_DIR (default: the system
-// temp folder) and reused by later runs.
+// Fleet is the demo (TODO lists, 18 months of activity, heavy queries);
+// FleetCRM is many small CRM tenants (about 45 KB) with five light
+// queries, where the cost per tenant, not the queries, decides. A fleet is
+// generated once into ATTACHE_BENCH_DIR (default: the system temp folder)
+// and reused by later runs.
 
 const naiveRole = "bench-naive"
 
-func benchFleet(b *testing.B) (*config.Config, int) {
-	b.Helper()
+func benchTenants(b *testing.B) int {
 	n := 1000
 	if v := os.Getenv("ATTACHE_BENCH_TENANTS"); v != "" {
 		var err error
@@ -41,11 +47,21 @@ func benchFleet(b *testing.B) (*config.Config, int) {
 			b.Fatalf("ATTACHE_BENCH_TENANTS=%q: %v", v, err)
 		}
 	}
+	return n
+}
+
+func benchDir(name string, n int) string {
 	base := os.Getenv("ATTACHE_BENCH_DIR")
 	if base == "" {
 		base = os.TempDir()
 	}
-	dir := filepath.Join(base, fmt.Sprintf("attache-bench-%d", n))
+	return filepath.Join(base, fmt.Sprintf("attache-bench-%s%d", name, n))
+}
+
+func benchFleet(b *testing.B) *config.Config {
+	b.Helper()
+	n := benchTenants(b)
+	dir := benchDir("", n)
 	marker := filepath.Join(dir, "ready")
 	if _, err := os.Stat(marker); err != nil {
 		start := time.Now()
@@ -63,11 +79,67 @@ func benchFleet(b *testing.B) (*config.Config, int) {
 	cfg.Queries = filepath.Join(root, "queries")
 	cfg.QueriesFS = os.DirFS(cfg.Queries)
 	cfg.Metrics = filepath.Join(b.TempDir(), "metrics.db")
-	return &cfg, n
+	return &cfg
 }
 
-func BenchmarkFleet(b *testing.B) {
-	cfg, n := benchFleet(b)
+// crmFleet makes (or reuses) the CRM fleet and a query folder for it.
+func crmFleet(b *testing.B) *config.Config {
+	b.Helper()
+	n := benchTenants(b)
+	dir := benchDir("crm-", n)
+	start := time.Now()
+	if err := fleettest.CRM(context.Background(), filepath.Join(dir, "tenants"), n); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("CRM fleet ready in %s", time.Since(start).Round(time.Millisecond))
+	qdir := filepath.Join(b.TempDir(), "queries")
+	os.MkdirAll(qdir, 0o755)
+	for name, src := range fleettest.CRMQueries {
+		if err := os.WriteFile(filepath.Join(qdir, name+".sql"), []byte(src), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cfg := config.Default()
+	cfg.Tenants.Dir = filepath.Join(dir, "tenants")
+	cfg.Queries = qdir
+	cfg.QueriesFS = os.DirFS(qdir)
+	cfg.Metrics = filepath.Join(b.TempDir(), "metrics.db")
+	return &cfg
+}
+
+func BenchmarkFleet(b *testing.B)    { compareReaders(b, benchFleet(b)) }
+func BenchmarkFleetCRM(b *testing.B) { compareReaders(b, crmFleet(b)) }
+
+// cpuClock is the CPU time (user + system) of this process and of its
+// children that have been waited for.
+type cpuClock struct{ self, children time.Duration }
+
+func cpuNow() cpuClock {
+	var self, ch syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ch)
+	d := func(ru syscall.Rusage) time.Duration {
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return cpuClock{d(self), d(ch)}
+}
+
+func (c cpuClock) since() time.Duration {
+	now := cpuNow()
+	return now.self - c.self + now.children - c.children
+}
+
+// measured is one reader's wall and CPU time over the fleet.
+type measured struct {
+	wall, cpu time.Duration
+}
+
+func (m *measured) report(b *testing.B, n int) {
+	b.ReportMetric(m.cpu.Seconds(), "cpu-s")
+	b.ReportMetric(float64(m.cpu.Microseconds())/float64(n), "cpu-us/tenant")
+}
+
+func compareReaders(b *testing.B, cfg *config.Config) {
 	ctx := context.Background()
 	queries, err := SelectQueries(cfg, nil)
 	if err != nil {
@@ -77,6 +149,7 @@ func BenchmarkFleet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	n := len(fleet)
 	var size int64
 	for _, t := range fleet {
 		size += t.Size
@@ -88,21 +161,24 @@ func BenchmarkFleet(b *testing.B) {
 	}
 	defer mdb.Close()
 
-	var full, rerun, naive, shell time.Duration
+	var full, rerun, naive, shell measured
 	b.Run("run-full", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
+			cpu := cpuNow()
 			sum, err := Run(ctx, cfg, mdb, Options{Full: true})
 			if err != nil {
 				b.Fatal(err)
 			}
-			full = sum.Duration
+			full = measured{sum.Duration, cpu.since()}
 			b.ReportMetric(float64(sum.WorkerMaxRSS)/1e6, "worker-maxrss-MB")
 			b.ReportMetric(float64(sum.Failed), "failed-tenants")
 		}
+		full.report(b, n)
 		b.ReportMetric(selfMaxRSS()/1e6, "coordinator-maxrss-MB")
 	})
 	b.Run("rerun-unchanged", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
+			cpu := cpuNow()
 			sum, err := Run(ctx, cfg, mdb, Options{})
 			if err != nil {
 				b.Fatal(err)
@@ -110,19 +186,21 @@ func BenchmarkFleet(b *testing.B) {
 			if sum.Read != 0 {
 				b.Fatalf("rerun read %d tenants, want 0", sum.Read)
 			}
-			rerun = sum.Duration
+			rerun = measured{sum.Duration, cpu.since()}
 		}
+		rerun.report(b, n)
 	})
 	b.Run("naive-loop", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			start := time.Now()
+			cpu, start := cpuNow(), time.Now()
 			crashes, err := naiveLoop(fleet, queries)
 			if err != nil {
 				b.Fatal(err)
 			}
-			naive = time.Since(start)
+			naive = measured{time.Since(start), cpu.since()}
 			b.ReportMetric(float64(crashes), "crashes")
 		}
+		naive.report(b, n)
 	})
 	b.Run("sqlite3-shell", func(b *testing.B) {
 		if _, err := exec.LookPath("sqlite3"); err != nil {
@@ -130,17 +208,20 @@ func BenchmarkFleet(b *testing.B) {
 		}
 		script := shellScript(b, fleet, queries, cfg.BatchSize)
 		for i := 0; i < b.N; i++ {
-			start := time.Now()
+			cpu, start := cpuNow(), time.Now()
 			// Batches holding a tenant on the old schema fail in the shell
 			// (it has no isolation), so its exit status is not checked.
 			out, _ := exec.Command("sqlite3", ":memory:", ".read "+script).CombinedOutput()
-			shell = time.Since(start)
+			shell = measured{time.Since(start), cpu.since()}
 			b.ReportMetric(float64(strings.Count(string(out), "\n")), "shell-error-lines")
 		}
+		shell.report(b, n)
 	})
-	if full > 0 && naive > 0 {
-		b.Logf("run --full %.2fs, rerun %.2fs, naive loop %.2fs, sqlite3 shell %.2fs", full.Seconds(), rerun.Seconds(), naive.Seconds(), shell.Seconds())
-		b.Logf("ratios: run/naive %.2f, run/shell %.2f, rerun/run %.3f", full.Seconds()/naive.Seconds(), full.Seconds()/shell.Seconds(), rerun.Seconds()/full.Seconds())
+	if full.wall > 0 && naive.wall > 0 {
+		b.Logf("wall: run --full %.2fs, rerun %.2fs, naive loop %.2fs, sqlite3 shell %.2fs", full.wall.Seconds(), rerun.wall.Seconds(), naive.wall.Seconds(), shell.wall.Seconds())
+		b.Logf("cpu:  run --full %.2fs, rerun %.2fs, naive loop %.2fs, sqlite3 shell %.2fs", full.cpu.Seconds(), rerun.cpu.Seconds(), naive.cpu.Seconds(), shell.cpu.Seconds())
+		b.Logf("ratios: run/naive %.2f, run/shell %.2f (cpu %.2f), rerun/run %.3f", full.wall.Seconds()/naive.wall.Seconds(),
+			full.wall.Seconds()/shell.wall.Seconds(), full.cpu.Seconds()/shell.cpu.Seconds(), rerun.wall.Seconds()/full.wall.Seconds())
 	}
 }
 

@@ -1,0 +1,79 @@
+package rollup
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/attache/attache/internal/fleettest"
+	"github.com/attache/attache/internal/sqlite"
+)
+
+// TestCRMFleetMatchesOneTenantAtATime runs the benchmark's CRM profile at a
+// smoke size (three batches and a part) and checks every rollup row
+// against the same query run alone on each tenant, the way a user would
+// check a number in the sqlite3 shell.
+func TestCRMFleetMatchesOneTenantAtATime(t *testing.T) {
+	e := setup(t, fleettest.CRMQueries)
+	const n = 33
+	ctx := context.Background()
+	if err := fleettest.CRM(ctx, e.dir, n); err != nil {
+		t.Fatal(err)
+	}
+	sum := e.run(t, Options{Full: true})
+	if sum.Read != n || sum.OK != n || sum.Failed != 0 {
+		t.Fatalf("summary = %+v, want %d tenants read, all ok", sum, n)
+	}
+
+	db, err := sqlite.Open(":memory:", sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var total int64
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("crm-%05d", i)
+		if _, err := conn.ExecContext(ctx, "ATTACH ? AS tenant", sqlite.ReadOnlyURI(filepath.Join(e.dir, id+".db"))); err != nil {
+			t.Fatal(err)
+		}
+		for name, src := range fleettest.CRMQueries {
+			want, err := sqlite.Query(ctx, conn, strings.TrimSpace(src), 0)
+			if err != nil {
+				t.Fatalf("%s on %s alone: %v", name, id, err)
+			}
+			cols := `"` + strings.Join(want.Columns, `", "`) + `"`
+			got := e.rows(t, "SELECT "+cols+" FROM rollup_"+name+" WHERE tenant_id = ?", id)
+			if len(want.Rows) == 0 {
+				t.Fatalf("%s on %s: no rows; the fleet should give every query something to count", name, id)
+			}
+			if !reflect.DeepEqual(sorted(got), sorted(want.Rows)) {
+				t.Fatalf("%s for %s:\n got %v\nwant %v", name, id, got, want.Rows)
+			}
+			total += int64(len(got))
+		}
+		if _, err := conn.ExecContext(ctx, "DETACH tenant"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if total != sum.Rows {
+		t.Fatalf("checked %d rows, the run wrote %d", total, sum.Rows)
+	}
+}
+
+func sorted(rows [][]any) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = fmt.Sprintf("%#v", r)
+	}
+	sort.Strings(out)
+	return out
+}
