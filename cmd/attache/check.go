@@ -31,42 +31,52 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	fmt.Fprintln(env.Stdout, "config: ok")
-	queries, err := rollup.SelectQueries(cfg, names)
+	queries, broken, err := rollup.LoadQueries(cfg, names)
 	if err != nil {
 		return fmt.Errorf("queries: %w", err)
 	}
-	fmt.Fprintf(env.Stdout, "queries: %d ok\n", len(queries))
 	mdb, err := metrics.Open(ctx, cfg.Metrics, cfg.BusyTimeout.D())
 	if err != nil {
 		return err
 	}
 	defer mdb.Close()
-	if err := checkReports(ctx, env, cfg, mdb); err != nil {
-		return err
-	}
 	bar := newProgress(env, "tenants")
-	findings, total, err := rollup.Check(ctx, cfg, mdb, queries, bar.update, env.Log())
+	rep, err := rollup.Check(ctx, cfg, mdb, queries, broken, bar.update, env.Log())
 	bar.done()
 	if err != nil {
 		return err
 	}
+	if len(rep.Broken) == 0 {
+		fmt.Fprintf(env.Stdout, "queries: %d ok\n", len(rep.Queries))
+	} else {
+		fmt.Fprintf(env.Stdout, "queries: %d ok, %d broken (runs skip them and record why; the others run):\n", len(rep.Queries), len(rep.Broken))
+		for _, b := range rep.Broken {
+			fmt.Fprintf(env.Stdout, "  %s\n", oneLine(b.Error(), 400))
+		}
+	}
+	if err := checkReports(ctx, env, cfg, mdb); err != nil {
+		return err
+	}
 	byQuery := map[string][]rollup.Finding{}
-	for _, f := range findings {
+	for _, f := range rep.Findings {
 		byQuery[f.Query] = append(byQuery[f.Query], f)
 	}
-	for _, q := range queries {
+	for _, q := range rep.Queries {
 		fs := byQuery[q.Name]
 		if len(fs) == 0 {
-			fmt.Fprintf(env.Stdout, "%s: all %s can run it\n", q.Name, human.Plural(int64(total), "tenant"))
+			fmt.Fprintf(env.Stdout, "%s: all %s can run it\n", q.Name, human.Plural(int64(rep.Total), "tenant"))
 			continue
 		}
-		fmt.Fprintf(env.Stdout, "%s: %s of %s cannot run it:\n", q.Name, human.Count(int64(len(fs))), human.Plural(int64(total), "tenant"))
+		fmt.Fprintf(env.Stdout, "%s: %s of %s cannot run it:\n", q.Name, human.Count(int64(len(fs))), human.Plural(int64(rep.Total), "tenant"))
 		for _, line := range errorGroups(fs, 10) {
 			fmt.Fprintln(env.Stdout, "  "+line)
 		}
 	}
-	if len(findings) > 0 {
+	if len(rep.Findings) > 0 {
 		fmt.Fprintln(env.Stdout, "These tenants are recorded as failed for those queries on every run until their schema or the query changes.")
+	}
+	if n := len(rep.Broken); n > 0 {
+		return fmt.Errorf("%d of %d queries are broken (listed above)", n, n+len(rep.Queries))
 	}
 	return nil
 }

@@ -39,11 +39,17 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	fmt.Fprintln(env.Stdout, sum)
+	for _, q := range sum.QueryErrors {
+		fmt.Fprintf(env.Stdout, "query not run: %s\n", oneLine(q.Error(), 400))
+	}
 	if sum.Failed > 0 {
 		fmt.Fprintf(env.Stdout, "%s failed; `attache check` groups them by error, `attache tenants --sort error` lists them:\n", human.Plural(int64(sum.Failed), "tenant"))
 		for _, line := range failureGroups(sum.Failures, 5) {
 			fmt.Fprintln(env.Stdout, "  "+line)
 		}
+	}
+	if n := len(sum.QueryErrors); n > 0 {
+		return fmt.Errorf("run %d finished, but %d quer%s did not run (listed above; the others did)", sum.RunID, n, map[bool]string{true: "y", false: "ies"}[n == 1])
 	}
 	return nil
 }

@@ -135,7 +135,7 @@ func (e *env) run(t *testing.T, now time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := rollup.Check(ctx, e.cfg, e.mdb, queries, nil, nil); err != nil {
+	if _, err := rollup.Check(ctx, e.cfg, e.mdb, queries, nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 }

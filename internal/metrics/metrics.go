@@ -224,6 +224,16 @@ type Run struct {
 	// Elapsed is the measured length of a finished run, to the millisecond
 	// (0 for runs recorded before it was kept).
 	Elapsed time.Duration
+	// QueryErrors are the queries the run could not run at all (GetRun
+	// fills them).
+	QueryErrors []QueryError
+}
+
+// QueryError is one row of run_query_errors.
+type QueryError struct {
+	Query string
+	File  string
+	Error string
 }
 
 // Duration is how long a finished run took: the measured length, the same
@@ -311,9 +321,21 @@ func (db *DB) GetRun(ctx context.Context, id int64) (*Run, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("run %d: %s", id, sqlite.Message(err))
+		return nil, fmt.Errorf("run %d: %w", id, sqlite.Wrap(err))
 	}
-	return &r, nil
+	rows, err := db.R.QueryContext(ctx, "SELECT query, file, error FROM run_query_errors WHERE run_id = ? ORDER BY query", id)
+	if err != nil {
+		return nil, fmt.Errorf("run %d: query errors: %w", id, sqlite.Wrap(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e QueryError
+		if err := rows.Scan(&e.Query, &e.File, &e.Error); err != nil {
+			return nil, fmt.Errorf("run %d: query errors: %w", id, sqlite.Wrap(err))
+		}
+		r.QueryErrors = append(r.QueryErrors, e)
+	}
+	return &r, rows.Err()
 }
 
 // TenantError is one row of tenant_errors.

@@ -38,6 +38,25 @@ type Query struct {
 	Grain       string // GrainHour, GrainDay, GrainWeek or GrainMonth
 	SQL         string // the statement, headers and a trailing ';' removed
 	File        string // "queries/NAME.sql", for messages
+	Line        int    // the file's line where SQL starts, for positions in messages
+	// Clock declares that the answer depends on time, not only on data
+	// ("-- clock: yes"), for what no analysis of the statement can see.
+	Clock bool
+}
+
+// FileError is a query file that cannot be used; it costs only itself.
+type FileError struct {
+	Name string // the query's name
+	File string // "queries/NAME.sql"
+	Err  error  // says the file already
+}
+
+func (e *FileError) Error() string { return e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
+// LineOf is the file line of offset off in q.SQL.
+func (q *Query) LineOf(off int) int {
+	return q.Line + strings.Count(q.SQL[:min(max(off, 0), len(q.SQL))], "\n")
 }
 
 // Names become table names, so they are kept to what needs no quoting.
@@ -62,7 +81,10 @@ func Parse(name string, src []byte) (*Query, error) {
 		errs = append(errs, err)
 	} else {
 		sql, _ := Single(text) // cannot fail once CheckReadOnly passed
-		q.SQL = strings.TrimSpace(sql[bodyStart:])
+		body := sql[bodyStart:]
+		lead := len(body) - len(strings.TrimLeft(body, " \t\r\n"))
+		q.Line = 1 + strings.Count(text[:bodyStart+lead], "\n")
+		q.SQL = strings.TrimSpace(body)
 	}
 	for i, err := range errs {
 		errs[i] = fmt.Errorf("%s: %w", q.File, err)
@@ -119,16 +141,25 @@ func (q *Query) setHeader(key, value string) error {
 			return fmt.Errorf("grain %q is not hour, day, week or month", value)
 		}
 		q.Grain = v
+	case "clock":
+		switch strings.ToLower(value) {
+		case "yes", "true":
+			q.Clock = true
+		case "no", "false":
+			q.Clock = false
+		default:
+			return fmt.Errorf("clock %q is not yes or no", value)
+		}
 	default:
-		return fmt.Errorf("unknown header %q: headers are description, mode and grain (write other comments without \"word:\" at the start)", key)
+		return fmt.Errorf("unknown header %q: headers are description, mode, grain and clock (write other comments without \"word:\" at the start)", key)
 	}
 	return nil
 }
 
 // LoadDir parses every *.sql file directly in fsys, sorted by name. Files whose
 // name starts with "." (editor leftovers) are skipped. Errors from all files
-// are joined so every broken file shows at once; the queries that did parse
-// are returned alongside them.
+// are joined so every broken file shows at once, each a *FileError; the
+// queries that did parse are returned alongside them.
 func LoadDir(fsys fs.FS) ([]*Query, error) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
@@ -142,19 +173,20 @@ func LoadDir(fsys fs.FS) ([]*Query, error) {
 		if !ok || e.IsDir() || strings.HasPrefix(name, ".") {
 			continue
 		}
+		file := "queries/" + e.Name()
 		src, err := fs.ReadFile(fsys, e.Name())
 		if err != nil {
-			errs = append(errs, fmt.Errorf("queries/%s: %w", e.Name(), err))
+			errs = append(errs, &FileError{Name: name, File: file, Err: fmt.Errorf("%s: %w", file, err)})
 			continue
 		}
 		q, err := Parse(name, src)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, &FileError{Name: name, File: file, Err: err})
 			continue
 		}
 		// SQLite table names ignore case, so Foo and foo would share a rollup.
 		if other, dup := byTable[strings.ToLower(name)]; dup {
-			errs = append(errs, fmt.Errorf("%s: name clashes with queries/%s.sql (table names ignore case)", q.File, other))
+			errs = append(errs, &FileError{Name: name, File: file, Err: fmt.Errorf("%s: name clashes with queries/%s.sql (table names ignore case)", q.File, other)})
 			continue
 		}
 		byTable[strings.ToLower(name)] = name

@@ -14,16 +14,17 @@ func TestParse(t *testing.T) {
 		want      Query
 	}{
 		{"todos", "-- description: TODO totals per list\n-- mode: snapshot\nSELECT count(*) AS todos FROM tenant.todos\n",
-			Query{Description: "TODO totals per list", Mode: ModeSnapshot, Grain: GrainDay, SQL: "SELECT count(*) AS todos FROM tenant.todos"}},
-		{"defaults", "SELECT 1", Query{Mode: ModeSnapshot, Grain: GrainDay, SQL: "SELECT 1"}},
+			Query{Description: "TODO totals per list", Mode: ModeSnapshot, Grain: GrainDay, SQL: "SELECT count(*) AS todos FROM tenant.todos", Line: 3}},
+		{"defaults", "SELECT 1", Query{Mode: ModeSnapshot, Grain: GrainDay, SQL: "SELECT 1", Line: 1}},
 		{"all_headers", "--description:  a: b \n-- mode: replace\n-- grain: week\n\nSELECT 1;\n",
-			Query{Description: "a: b", Mode: ModeReplace, Grain: GrainWeek, SQL: "SELECT 1"}},
-		{"case", "-- Mode: Replace\r\n-- GRAIN: Hour\r\nSELECT 1\r\n", Query{Mode: ModeReplace, Grain: GrainHour, SQL: "SELECT 1"}},
+			Query{Description: "a: b", Mode: ModeReplace, Grain: GrainWeek, SQL: "SELECT 1", Line: 5}},
+		{"case", "-- Mode: Replace\r\n-- GRAIN: Hour\r\nSELECT 1\r\n", Query{Mode: ModeReplace, Grain: GrainHour, SQL: "SELECT 1", Line: 3}},
 		{"comments", "-- Counts things per day, see docs\n---\n-- grain: month\n--\nWITH x AS (SELECT 1)\n-- mode: replace (not a header here)\nSELECT * FROM x; -- done\n",
-			Query{Mode: ModeSnapshot, Grain: GrainMonth, SQL: "WITH x AS (SELECT 1)\n-- mode: replace (not a header here)\nSELECT * FROM x"}},
-		{"block_comment_ends_header", "/* mode: nope */\n-- colour: red\nSELECT 1", Query{Mode: ModeSnapshot, Grain: GrainDay, SQL: "/* mode: nope */\n-- colour: red\nSELECT 1"}},
-		{"bom", "\xEF\xBB\xBF-- grain: hour\nSELECT 1", Query{Mode: ModeSnapshot, Grain: GrainHour, SQL: "SELECT 1"}},
-		{"Mixed_1", "SELECT 1 FROM tenant.t", Query{Mode: ModeSnapshot, Grain: GrainDay, SQL: "SELECT 1 FROM tenant.t"}},
+			Query{Mode: ModeSnapshot, Grain: GrainMonth, SQL: "WITH x AS (SELECT 1)\n-- mode: replace (not a header here)\nSELECT * FROM x", Line: 5}},
+		{"block_comment_ends_header", "/* mode: nope */\n-- colour: red\nSELECT 1", Query{Mode: ModeSnapshot, Grain: GrainDay, SQL: "/* mode: nope */\n-- colour: red\nSELECT 1", Line: 1}},
+		{"bom", "\xEF\xBB\xBF-- grain: hour\nSELECT 1", Query{Mode: ModeSnapshot, Grain: GrainHour, SQL: "SELECT 1", Line: 2}},
+		{"clock", "-- clock: yes\nSELECT 1", Query{Mode: ModeSnapshot, Grain: GrainDay, SQL: "SELECT 1", Line: 2, Clock: true}},
+		{"Mixed_1", "SELECT 1 FROM tenant.t", Query{Mode: ModeSnapshot, Grain: GrainDay, SQL: "SELECT 1 FROM tenant.t", Line: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,7 +48,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"activity", "-- mode: daily\nSELECT 1", []string{`queries/activity.sql: mode "daily" is not snapshot or replace`}},
 		{"a", "-- grain: year\nSELECT 1", []string{`queries/a.sql: grain "year" is not hour, day, week or month`}},
-		{"a", "-- Grian: day\nSELECT 1", []string{`queries/a.sql: unknown header "Grian": headers are description, mode and grain`}},
+		{"a", "-- Grian: day\nSELECT 1", []string{`queries/a.sql: unknown header "Grian": headers are description, mode, grain and clock`}},
 		{"a", "-- mode: replace\n-- mode: snapshot\nSELECT 1", []string{`queries/a.sql: header "mode" is set twice`}},
 		{"a", "-- mode: x\n-- grain: y\nSELECT 1; SELECT 2", []string{`mode "x"`, `grain "y"`, `queries/a.sql: more than one statement: the ";" on line 3`}},
 		{"a", "-- description: nothing\n", []string{"queries/a.sql: no SQL statement"}},

@@ -142,6 +142,11 @@ var unsafeFuncs = map[string]bool{
 	"LOAD_EXTENSION": true, "READFILE": true, "WRITEFILE": true, "EDIT": true, "FTS3_TOKENIZER": true,
 }
 
+// Virtual tables that read the raw pages of any attached database, named by
+// a string argument: they would read other tenants of a batch, and nothing
+// in the compiled statement says which.
+var rawPageTables = map[string]bool{"SQLITE_DBPAGE": true, "DBSTAT": true}
+
 // CheckReadOnly accepts one SELECT, WITH or VALUES statement that uses none of
 // the keywords that write or attach (INSERT, UPDATE, DELETE, REPLACE, CREATE,
 // DROP, ALTER, ATTACH, DETACH, PRAGMA, VACUUM) and calls none of
@@ -169,6 +174,8 @@ func CheckReadOnly(sql string) error {
 				word, lineOf(sql, t.pos), t.text)
 		case (t.kind == tkIdent || t.kind == tkQuoted) && called && unsafeFuncs[word]:
 			return fmt.Errorf("%s() on line %d is not allowed: it reaches outside the database", strings.ToLower(word), lineOf(sql, t.pos))
+		case (t.kind == tkIdent || t.kind == tkQuoted) && rawPageTables[word]:
+			return fmt.Errorf("%s on line %d is not allowed: it reads raw pages of any attached database, not only the tenant's", strings.ToLower(word), lineOf(sql, t.pos))
 		}
 	}
 	return nil

@@ -62,6 +62,14 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 		}
 		fleet = picked
 	}
+	// The same check as a run's: every table it reads is the tenant's own.
+	_, refused, err := vet(ctx, []*query.Query{{Name: "adhoc", File: "query", SQL: single, Line: 1}}, fleet)
+	if err != nil {
+		return nil, err
+	}
+	if len(refused) > 0 {
+		return nil, refused[0]
+	}
 	res := &AdhocResult{Tenants: len(fleet)}
 	deadline := time.Now().Add(sb.Timeout)
 	run := func(ts []tenant.Tenant, want int) (*sandboxAnswer, error) {

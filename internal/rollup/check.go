@@ -21,18 +21,34 @@ type Finding struct {
 	Error  string
 }
 
+// CheckReport is what `attache check` found.
+type CheckReport struct {
+	Queries  []*query.Query // the queries that can run
+	Broken   []*QueryError  // the queries that cannot run at all
+	Findings []Finding      // tenants that cannot run a query
+	Total    int            // tenants in the fleet
+}
+
 // Check compiles every query against every tenant (EXPLAIN: nothing is
-// computed or written) and returns the tenants that cannot run it, for
-// example because their schema lags. Findings replace the previous check's
-// in the metrics DB, where the fleet health report reads them.
-func Check(ctx context.Context, cfg *config.Config, mdb *metrics.DB, queries []*query.Query, progress func(int, int), log *slog.Logger) ([]Finding, int, error) {
+// computed or written) and returns the queries that cannot run at all
+// (beside broken, those whose files did not parse) and the tenants that
+// cannot run a query, for example because their schema lags. Findings
+// replace the previous check's in the metrics DB, where the fleet health
+// report reads them.
+func Check(ctx context.Context, cfg *config.Config, mdb *metrics.DB, queries []*query.Query, broken []*QueryError, progress func(int, int), log *slog.Logger) (*CheckReport, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	fleet, err := tenant.List(ctx, cfg.Tenants)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
+	queries, refused, err := vet(ctx, queries, fleet)
+	if err != nil {
+		return nil, err
+	}
+	rep := &CheckReport{Queries: queries, Broken: append(append([]*QueryError{}, broken...), refused...), Total: len(fleet)}
+	sort.Slice(rep.Broken, func(i, j int) bool { return rep.Broken[i].Query < rep.Broken[j].Query })
 	var present []tenant.Tenant
 	var findings []Finding
 	for _, t := range fleet {
@@ -44,10 +60,10 @@ func Check(ctx context.Context, cfg *config.Config, mdb *metrics.DB, queries []*
 		}
 		present = append(present, t)
 	}
-	if len(present) > 0 {
+	if len(present) > 0 && len(queries) > 0 {
 		out, err := dispatch(ctx, cfg, queries, present, "", true, progress, log)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		for _, f := range out.failures {
 			findings = append(findings, Finding{Query: f.Query, Tenant: f.Tenant, Error: f.Error})
@@ -59,12 +75,13 @@ func Check(ctx context.Context, cfg *config.Config, mdb *metrics.DB, queries []*
 		}
 		return findings[i].Tenant < findings[j].Tenant
 	})
+	rep.Findings = findings
 	if mdb != nil {
 		if err := saveFindings(ctx, mdb, findings); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 	}
-	return findings, len(fleet), nil
+	return rep, nil
 }
 
 func saveFindings(ctx context.Context, mdb *metrics.DB, findings []Finding) error {

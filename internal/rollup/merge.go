@@ -22,6 +22,7 @@ import (
 type merge struct {
 	runID      int64
 	queries    []*query.Query
+	broken     []*QueryError // queries that did not run
 	plan       *plan
 	fails      map[string][]failure
 	staging    []stagingFile
@@ -82,6 +83,11 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 		}
 	}
 	now := metrics.Format(m.finishedAt)
+	ran := make([]string, len(m.queries))
+	for i, q := range m.queries {
+		ran[i] = q.Name
+	}
+	sum.QueryErrors = m.broken
 	err := metrics.InTx(ctx, conn, func() error {
 		for _, q := range m.queries {
 			n, err := m.mergeQuery(ctx, q, schemas)
@@ -107,8 +113,15 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 			{`UPDATE tenants SET removed_at = ? WHERE removed_at IS NULL AND id NOT IN (SELECT id FROM temp.run_tenants)`, []any{now}},
 			{`DELETE FROM rollup_state WHERE tenant_id NOT IN (SELECT id FROM temp.run_tenants)`, nil},
 			{"INSERT INTO tenant_errors (run_id, tenant_id, query, error) SELECT ?, tenant_id, query, error FROM temp.run_failures", []any{m.runID}},
-			{`UPDATE runs SET finished_at = ?, status = 'ok', tenants_total = ?, tenants_ok = ?, tenants_failed = ?, tenants_unchanged = ?, rows_written = ? WHERE id = ?`,
-				[]any{now, sum.OK + sum.Failed + sum.Unchanged, sum.OK, sum.Failed, sum.Unchanged, sum.Rows, m.runID}},
+			// runs.queries names the queries whose rollups this run refreshed.
+			{`UPDATE runs SET finished_at = ?, status = 'ok', tenants_total = ?, tenants_ok = ?, tenants_failed = ?, tenants_unchanged = ?, rows_written = ?, queries = ? WHERE id = ?`,
+				[]any{now, sum.OK + sum.Failed + sum.Unchanged, sum.OK, sum.Failed, sum.Unchanged, sum.Rows, strings.Join(ran, ","), m.runID}},
+		}
+		for _, b := range m.broken {
+			steps = append(steps, struct {
+				sql  string
+				args []any
+			}{"INSERT INTO run_query_errors (run_id, query, file, error) VALUES (?, ?, ?, ?)", []any{m.runID, b.Query, b.File, b.Error()}})
 		}
 		for _, st := range steps {
 			if _, err := exec(st.sql, st.args...); err != nil {

@@ -409,10 +409,11 @@ func TestCheckFindsSchemaLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := hashes(t, e.dir)
-	findings, total, err := Check(context.Background(), e.cfg, e.mdb, qs, nil, nil)
+	rep, err := Check(context.Background(), e.cfg, e.mdb, qs, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	findings, total := rep.Findings, rep.Total
 	if total != 2 || len(findings) != 1 || findings[0].Tenant != "old" || !strings.Contains(findings[0].Error, "no such column: due") {
 		t.Fatalf("findings = %+v (of %d)", findings, total)
 	}

@@ -60,45 +60,94 @@ type Summary struct {
 	Rows      int64
 	Duration  time.Duration
 	Failures  []metrics.TenantError
+	// QueryErrors are the queries that did not run at all; the others did.
+	QueryErrors []*QueryError
 	// WorkerMaxRSS is the largest peak memory of any worker process, bytes.
 	WorkerMaxRSS int64
 }
 
 // String is the one-line summary `attache run` prints.
 func (s *Summary) String() string {
-	return fmt.Sprintf("run %d: %s: %s read, %s unchanged, %s failed; %s in %s",
+	line := fmt.Sprintf("run %d: %s: %s read, %s unchanged, %s failed; %s in %s",
 		s.RunID, human.Plural(int64(s.Total), "tenant"), human.Count(int64(s.Read)), human.Count(int64(s.Unchanged)),
 		human.Count(int64(s.Failed)), human.Plural(s.Rows, "row"), human.Duration(s.Duration))
+	if n := len(s.QueryErrors); n > 0 {
+		line += fmt.Sprintf("; %d quer%s did not run", n, map[bool]string{true: "y", false: "ies"}[n == 1])
+	}
+	return line
 }
 
-// SelectQueries loads the query folder and keeps the named ones (all when
-// names is empty), with an error that lists what exists.
+// SelectQueries is LoadQueries for callers that need every query: a file
+// that does not parse is an error.
 func SelectQueries(cfg *config.Config, names []string) ([]*query.Query, error) {
-	all, err := query.LoadDir(cfg.QueriesFS)
+	qs, broken, err := LoadQueries(cfg, names)
 	if err != nil {
 		return nil, err
 	}
-	if len(all) == 0 {
-		return nil, fmt.Errorf("no queries in %s; add NAME.sql files there", cfg.Queries)
+	if len(broken) > 0 {
+		errs := make([]error, len(broken))
+		for i, b := range broken {
+			errs[i] = b
+		}
+		return nil, errors.Join(errs...)
+	}
+	return qs, nil
+}
+
+// LoadQueries loads the query folder and keeps the named ones (all when
+// names is empty), with an error that lists what exists. A file that does
+// not parse is returned as a *QueryError beside the queries that do: it
+// costs only itself.
+func LoadQueries(cfg *config.Config, names []string) ([]*query.Query, []*QueryError, error) {
+	all, err := query.LoadDir(cfg.QueriesFS)
+	var broken []*QueryError
+	if err != nil {
+		var errs []error
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
+		} else {
+			errs = []error{err}
+		}
+		for _, e := range errs {
+			var fe *query.FileError
+			if !errors.As(e, &fe) {
+				return nil, nil, e // the folder itself
+			}
+			broken = append(broken, &QueryError{Query: fe.Name, File: fe.File, Err: fe})
+		}
+	}
+	if len(all) == 0 && len(broken) == 0 {
+		return nil, nil, fmt.Errorf("no queries in %s; add NAME.sql files there", cfg.Queries)
 	}
 	if len(names) == 0 {
-		return all, nil
+		return all, broken, nil
 	}
 	byName := map[string]*query.Query{}
+	badByName := map[string]*QueryError{}
 	var have []string
 	for _, q := range all {
 		byName[q.Name] = q
 		have = append(have, q.Name)
 	}
+	for _, b := range broken {
+		badByName[b.Query] = b
+		have = append(have, b.Query)
+	}
+	sort.Strings(have)
 	var out []*query.Query
+	var bad []*QueryError
 	for _, n := range names {
+		if b, ok := badByName[n]; ok {
+			bad = append(bad, b)
+			continue
+		}
 		q, ok := byName[n]
 		if !ok {
-			return nil, fmt.Errorf("no query %q in %s (have: %s)", n, cfg.Queries, strings.Join(have, ", "))
+			return nil, nil, fmt.Errorf("no query %q in %s (have: %s)", n, cfg.Queries, strings.Join(have, ", "))
 		}
 		out = append(out, q)
 	}
-	return out, nil
+	return out, bad, nil
 }
 
 func hashQuery(q *query.Query) string {
@@ -142,7 +191,7 @@ func Run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, opt Options) 
 		return nil, err
 	}
 	defer unlock()
-	queries, err := SelectQueries(cfg, opt.Queries)
+	queries, broken, err := LoadQueries(cfg, opt.Queries)
 	if err != nil {
 		return nil, err
 	}
@@ -155,10 +204,14 @@ func Run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, opt Options) 
 	if _, err := conn.ExecContext(ctx, "UPDATE runs SET status = 'interrupted', finished_at = coalesce(finished_at, started_at) WHERE status = 'running'"); err != nil {
 		return nil, fmt.Errorf("metrics DB: %s", sqlite.Message(err))
 	}
-	names := make([]string, len(queries))
-	for i, q := range queries {
-		names[i] = q.Name
+	var names []string
+	for _, q := range queries {
+		names = append(names, q.Name)
 	}
+	for _, b := range broken {
+		names = append(names, b.Query)
+	}
+	sort.Strings(names)
 	startedAt := now()
 	res, err := conn.ExecContext(ctx, "INSERT INTO runs (job, started_at, status, queries, full, pid) VALUES (?, ?, 'running', ?, ?, ?)",
 		opt.Job, metrics.Format(startedAt), strings.Join(names, ","), opt.Full, os.Getpid())
@@ -167,7 +220,7 @@ func Run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, opt Options) 
 	}
 	runID, _ := res.LastInsertId()
 	log = log.With("run", runID)
-	sum, err := run(ctx, cfg, mdb, conn, runID, queries, startedAt, opt, log)
+	sum, err := run(ctx, cfg, mdb, conn, runID, queries, broken, startedAt, opt, log)
 	if err != nil {
 		status := "failed"
 		if ctx.Err() != nil {
@@ -197,10 +250,25 @@ type plan struct {
 	carried []failure
 }
 
-func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Conn, runID int64, queries []*query.Query, startedAt time.Time, opt Options, log *slog.Logger) (*Summary, error) {
+func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Conn, runID int64, queries []*query.Query, broken []*QueryError, startedAt time.Time, opt Options, log *slog.Logger) (*Summary, error) {
 	fleet, err := tenant.List(ctx, cfg.Tenants)
 	if err != nil {
 		return nil, err
+	}
+	queries, refused, err := vet(ctx, queries, fleet)
+	if err != nil {
+		return nil, err
+	}
+	broken = append(broken, refused...)
+	for _, b := range broken {
+		log.Warn("query not run", "query", b.Query, "err", b.Err)
+	}
+	if len(queries) == 0 {
+		msgs := make([]string, len(broken))
+		for i, b := range broken {
+			msgs[i] = b.Error()
+		}
+		return nil, fmt.Errorf("no query can run: %s", strings.Join(msgs, "; "))
 	}
 	p, err := makePlan(ctx, conn, fleet, queries, opt.Full, startedAt)
 	if err != nil {
@@ -236,7 +304,7 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 		}
 	}
 	log.Debug("tenants read", "seconds", time.Since(phase).Seconds())
-	m := &merge{log: log, conn: conn, runID: runID, queries: queries, plan: p, fails: fails, staging: staging, bucketAt: startedAt, finishedAt: time.Now()}
+	m := &merge{log: log, conn: conn, runID: runID, queries: queries, broken: broken, plan: p, fails: fails, staging: staging, bucketAt: startedAt, finishedAt: time.Now()}
 	if opt.Now != nil {
 		m.finishedAt = opt.Now()
 	}

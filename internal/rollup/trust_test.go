@@ -1,6 +1,7 @@
 package rollup
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/attache/attache/internal/fleettest"
 	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/sandbox"
 )
 
 // nowTodos is a "now" figure as the reports compute it: the latest bucket,
@@ -164,5 +166,114 @@ func TestMergeRefusesAStagingFileItDidNotWrite(t *testing.T) {
 	}
 	if got := e.rows(t, "SELECT count(*), sum(todos) FROM rollup_todo_counts"); !reflect.DeepEqual(got, [][]any{{int64(1), int64(3)}}) {
 		t.Fatalf("rollup after refused merge = %v, want the previous run's single row", got)
+	}
+}
+
+// Issue 9 point 1: a query that does not say tenant. is refused before
+// anything is written, by run, check and ad-hoc queries alike; so are
+// main., temp. and tN. references. A view in the tenant is fine.
+func TestQueryOutsideTheTenantIsRefused(t *testing.T) {
+	e := setup(t, map[string]string{
+		"todo_counts": todoCounts,
+		"bare":        "SELECT count(*) AS n FROM todos",
+		"slot":        "SELECT count(*) AS n FROM t3.todos",
+		"main_schema": "SELECT count(*) AS n FROM main.sqlite_schema",
+		"temp_schema": "SELECT count(*) AS n FROM temp.sqlite_temp_schema",
+		"bare_in_sub": "SELECT (SELECT count(*) FROM todos) AS n FROM tenant.todos LIMIT 1",
+		"own_view":    "WITH c AS (SELECT * FROM tenant.open_todos) SELECT count(*) AS n FROM c",
+	})
+	for i := 0; i < 10; i++ {
+		todoTenant(t, e.dir, fmt.Sprintf("t%d", i), 3*i)
+		makeTenant(t, filepath.Join(e.dir, fmt.Sprintf("t%d.db", i)), "CREATE VIEW tenant.open_todos AS SELECT * FROM todos WHERE done = 0")
+	}
+	refused := []string{"bare", "bare_in_sub", "main_schema", "slot", "temp_schema"}
+
+	// check: counted broken, with the table and the fix.
+	qs, broken, err := LoadQueries(e.cfg, nil)
+	if err != nil || len(broken) != 0 {
+		t.Fatal(err, broken)
+	}
+	rep, err := Check(t.Context(), e.cfg, e.mdb, qs, broken, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, b := range rep.Broken {
+		names = append(names, b.Query)
+		if !errors.Is(b, ErrOutsideTenant) {
+			t.Errorf("%s: %v, want a refusal as outside the tenant", b.Query, b)
+		}
+	}
+	if !reflect.DeepEqual(names, refused) {
+		t.Fatalf("check refused %v, want %v", names, refused)
+	}
+	if msg := rep.Broken[0].Error(); !strings.Contains(msg, "queries/bare.sql: table todos is not in the tenant's schema; write tenant.todos") {
+		t.Fatalf("message %q must name the file, the table and the fix", msg)
+	}
+
+	// run: the refused queries write nothing and are recorded; the others run.
+	sum := e.run(t, Options{})
+	if len(sum.QueryErrors) != len(refused) || sum.Failed != 0 {
+		t.Fatalf("run: %d query errors, %d failed tenants; want %d and 0", len(sum.QueryErrors), sum.Failed, len(refused))
+	}
+	for _, name := range refused {
+		if got := e.rows(t, "SELECT count(*) FROM sqlite_schema WHERE name = ?", "rollup_"+name); got[0][0] != int64(0) {
+			t.Errorf("rollup_%s exists: a refused query wrote rows", name)
+		}
+	}
+	if got := e.rows(t, "SELECT sum(n) FROM rollup_own_view"); got[0][0] != int64(0+2+3+5+6+8+9+11+12+14) {
+		t.Fatalf("own_view sums %v: every tenant must count its own open todos", got[0][0])
+	}
+	r, err := e.mdb.GetRun(t.Context(), sum.RunID)
+	if err != nil || r.Status != "ok" || len(r.QueryErrors) != len(refused) || strings.Contains(r.Queries, "bare") {
+		t.Fatalf("run record %+v, %v: want ok, the refused queries recorded and not listed as run", r, err)
+	}
+
+	// ad-hoc (attache query and /query call Adhoc).
+	sb := sandbox.NewRunner(1, 10*time.Second, time.Second)
+	defer sb.Close()
+	for _, sqlText := range []string{"SELECT count(*) FROM todos", "SELECT count(*) FROM t0.todos", "SELECT * FROM main.sqlite_master"} {
+		_, err := Adhoc(t.Context(), e.cfg, sb, sqlText, nil, 100)
+		if !errors.Is(err, ErrOutsideTenant) {
+			t.Errorf("Adhoc(%q) = %v, want a refusal", sqlText, err)
+		}
+	}
+	res, err := Adhoc(t.Context(), e.cfg, sb, "SELECT count(*) AS n FROM tenant.todos", nil, 100)
+	if err != nil || len(res.Rows) != 10 {
+		t.Fatalf("a qualified ad-hoc query: %v, %v", res, err)
+	}
+}
+
+// Issue 9 point 2: a query with a syntax error beside good ones is reported
+// with its file, the database's message and the line; the others run.
+func TestSyntaxErrorCostsOnlyItsQuery(t *testing.T) {
+	e := setup(t, map[string]string{
+		"todo_counts": todoCounts,
+		"typo":        "-- description: broken\n\nSELECT count(*)\n  FROM tenant.todos\n WHER done = 1",
+		"unparsable":  "-- mode: sometimes\nSELECT 1",
+	})
+	todoTenant(t, e.dir, "a", 2)
+	todoTenant(t, e.dir, "b", 3)
+	for round := 0; round < 2; round++ {
+		sum := e.run(t, Options{})
+		if sum.Read+sum.Unchanged != 2 || sum.Failed != 0 || len(sum.QueryErrors) != 2 {
+			t.Fatalf("round %d: %+v; want both tenants done and 2 queries not run", round, sum)
+		}
+		if got := e.rows(t, "SELECT sum(todos) FROM rollup_todo_counts WHERE bucket = (SELECT max(bucket) FROM rollup_todo_counts)"); got[0][0] != int64(5) {
+			t.Fatalf("round %d: todo_counts = %v, want 5", round, got[0][0])
+		}
+		msgs := e.rows(t, "SELECT query, error FROM run_query_errors WHERE run_id = ? ORDER BY query", sum.RunID)
+		if len(msgs) != 2 || !strings.Contains(msgs[0][1].(string), `queries/typo.sql line 5: near "done": syntax error`) ||
+			!strings.Contains(msgs[1][1].(string), `queries/unparsable.sql: mode "sometimes"`) {
+			t.Fatalf("round %d: run_query_errors = %v", round, msgs)
+		}
+	}
+	qs, broken, err := LoadQueries(e.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Check(t.Context(), e.cfg, e.mdb, qs, broken, nil, nil)
+	if err != nil || len(rep.Queries) != 1 || len(rep.Broken) != 2 {
+		t.Fatalf("check: %+v, %v; want 1 ok and 2 broken", rep, err)
 	}
 }

@@ -276,6 +276,10 @@ func TestQueryPage(t *testing.T) {
 			t.Errorf("%q: %d", bad, rec.Code)
 		}
 	}
+	// A table that does not say tenant. is refused, with the fix (issue 9).
+	if rec := c.post("/query", url.Values{"sql": {"SELECT count(*) FROM todos"}}); rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "write tenant.todos") {
+		t.Errorf("unqualified table: %d %s", rec.Code, rec.Body.String())
+	}
 	// Restrict to named tenants; the CSV neutralises formulas.
 	ts, err := fx.mdb.Tenants(t.Context(), "id", 3)
 	if err != nil {

@@ -443,3 +443,44 @@ func Message(err error) string {
 // cleanErr keeps the database's message and code and drops the echoed SQL,
 // which for wrapped queries is ours, not the user's.
 func cleanErr(err error) error { return Wrap(err) }
+
+// Op is one instruction of a compiled statement, as EXPLAIN lists it.
+type Op struct {
+	Addr           int64
+	Opcode         string
+	P1, P2, P3, P5 int64
+	P4             string
+}
+
+// Explain compiles sqlText on q without running it and returns its
+// program: what SQLite will actually do, after name resolution, views and
+// query planning.
+func Explain(ctx context.Context, q Querier, sqlText string, args ...any) ([]Op, error) {
+	rows, err := q.QueryContext(ctx, "EXPLAIN "+sqlText, args...)
+	if err != nil {
+		return nil, Wrap(err)
+	}
+	defer rows.Close()
+	var ops []Op
+	for rows.Next() {
+		var o Op
+		var p4, comment any
+		if err := rows.Scan(&o.Addr, &o.Opcode, &o.P1, &o.P2, &o.P3, &p4, &o.P5, &comment); err != nil {
+			return nil, Wrap(err)
+		}
+		switch x := p4.(type) {
+		case nil:
+		case []byte:
+			o.P4 = string(x)
+		case string:
+			o.P4 = x
+		default:
+			o.P4 = fmt.Sprint(x)
+		}
+		ops = append(ops, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, Wrap(err)
+	}
+	return ops, nil
+}
