@@ -559,3 +559,51 @@ func TestShareCreateRefusesBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestShippedReportsAggregate: under privacy.viewers: aggregate, no shipped
+// report shows a viewer a tenant id or name, in the page or the JSON.
+func TestShippedReportsAggregate(t *testing.T) {
+	fx := sharedFixture(t)
+	srv := newServer(t, fx, func(c *config.Config) { c.Privacy.Viewers = config.AudienceAggregate })
+	var ids []string
+	rows, err := fx.mdb.R.Query("SELECT tenant_id, coalesce(name, '') FROM rollup_tenant_profile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, name string
+		rows.Scan(&id, &name)
+		ids = append(ids, id)
+		if len(name) > 6 {
+			ids = append(ids, name)
+		}
+	}
+	rows.Close()
+	if len(ids) < 12 {
+		t.Fatalf("only %d tenant ids and names in the fixture", len(ids))
+	}
+	v := newClient(t, srv)
+	v.signIn("ana", anaPW)
+	a := newClient(t, srv)
+	a.signIn("fay", fayPW)
+	adminSaw := 0
+	for _, rep := range []string{"growth", "retention", "usage", "fleet"} {
+		for _, p := range []string{"/reports/" + rep, "/api/reports/" + rep} {
+			body := v.get(p).Body.String()
+			for _, id := range ids {
+				if strings.Contains(body, id) {
+					t.Errorf("%s shows %q to a viewer under aggregate", p, id)
+				}
+			}
+			ab := a.get(p).Body.String()
+			for _, id := range ids {
+				if strings.Contains(ab, id) {
+					adminSaw++
+				}
+			}
+		}
+	}
+	if adminSaw == 0 {
+		t.Error("admins see no tenant in any shipped report: the check above proves nothing")
+	}
+}
