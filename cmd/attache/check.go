@@ -93,6 +93,7 @@ func checkReports(ctx context.Context, env *Env, cfg *config.Config, mdb *metric
 	}
 	sb := sandbox.NewRunner(2, cfg.QueryTimeout.D(), cfg.BusyTimeout.D())
 	defer sb.Close()
+	sb.Memory = int64(cfg.SandboxMemMB) << 20
 	if last, _ := mdb.LastRun(ctx); last == nil {
 		fmt.Fprintf(env.Stdout, "reports: %d loaded; panels not run yet because no run has finished (run `attache run` first)\n", len(reps))
 		return nil

@@ -65,6 +65,7 @@ func runDigest(ctx context.Context, env *Env, args []string) error {
 	defer mdb.Close()
 	sb := sandbox.NewRunner(2, cfg.QueryTimeout.D(), cfg.BusyTimeout.D())
 	defer sb.Close()
+	sb.Memory = int64(cfg.SandboxMemMB) << 20
 	// privacy.digests: an aggregate audience gets digests without individual tenants.
 	audience, err := privacy.Digests(cfg, mdb.R)
 	if err != nil {

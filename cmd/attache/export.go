@@ -72,6 +72,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	// query_timeout meant for one panel on screen.
 	sb := sandbox.NewRunner(2, cfg.ExportTimeout.D(), cfg.BusyTimeout.D())
 	defer sb.Close()
+	sb.Memory = int64(cfg.SandboxMemMB) << 20
 	runner := report.NewRunner(sb, cfg.Metrics, cfg.RowLimit)
 	now := time.Now()
 	fresh, err := report.LoadReportFreshness(ctx, mdb, now, rep)

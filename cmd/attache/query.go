@@ -44,6 +44,7 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 	}
 	sb := sandbox.NewRunner(1, cfg.QueryTimeout.D(), cfg.BusyTimeout.D())
 	defer sb.Close()
+	sb.Memory, sb.MaxBytes = int64(cfg.SandboxMemMB)<<20, int64(cfg.ResultMaxMB)<<20
 	res, err := rollup.Adhoc(ctx, cfg, sb, fs.Arg(0), tenants, *limit)
 	if err != nil {
 		return err

@@ -110,6 +110,15 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	// query_timeout of a panel on screen.
 	exportSB := sandbox.NewRunner(2, cfg.ExportTimeout.D(), cfg.BusyTimeout.D())
 	defer exportSB.Close()
+	// Every query child has a memory limit, and the pools bound how many
+	// run: together they never take more than children x sandbox_memory_mb.
+	children := 0
+	for _, sb := range []*sandbox.Runner{panelSB, adhocSB, exportSB} {
+		sb.Memory = int64(cfg.SandboxMemMB) << 20
+		children += 2 * sb.Size // its pool, and as many export streams
+	}
+	adhocSB.MaxBytes = int64(cfg.ResultMaxMB) << 20
+	log.Info("query children bounded", "children", children, "memory_mb_each", cfg.SandboxMemMB, "memory_mb_total", children*cfg.SandboxMemMB)
 	panels := report.NewRunner(panelSB, cfg.Metrics, cfg.RowLimit)
 	exports := report.NewRunner(exportSB, cfg.Metrics, cfg.RowLimit)
 	web, err := fs.Sub(attache.Files, "web")

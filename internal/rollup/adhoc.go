@@ -24,6 +24,15 @@ type AdhocResult struct {
 	Errors    []metrics.TenantError
 	Tenants   int // tenants asked
 	Partial   string
+
+	bytes, maxBytes int64 // what the rows take, and the cap (sb.MaxBytes)
+}
+
+func mb(n int64) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
 }
 
 // Adhoc runs one read-only SELECT written for a single tenant over the fleet
@@ -70,7 +79,7 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 	if len(refused) > 0 {
 		return nil, refused[0]
 	}
-	res := &AdhocResult{Tenants: len(fleet)}
+	res := &AdhocResult{Tenants: len(fleet), maxBytes: sb.MaxBytes}
 	deadline := time.Now().Add(sb.Timeout)
 	run := func(ts []tenant.Tenant, want int) (*sandboxAnswer, error) {
 		var b strings.Builder
@@ -88,7 +97,7 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 		if err != nil {
 			return nil, err
 		}
-		return &sandboxAnswer{cols: r.Columns, rows: r.Rows, truncated: r.Truncated}, nil
+		return &sandboxAnswer{cols: r.Columns, rows: r.Rows, truncated: r.Truncated, capped: r.Capped}, nil
 	}
 	for i := 0; i < len(fleet); i += cfg.BatchSize {
 		if ctx.Err() != nil {
@@ -150,6 +159,7 @@ type sandboxAnswer struct {
 	cols      []string
 	rows      [][]any
 	truncated bool
+	capped    bool // the child cut it at sb.MaxBytes
 }
 
 // add appends a batch's rows and reports whether the limit is reached. The
@@ -159,7 +169,26 @@ func (r *AdhocResult) add(a *sandboxAnswer, limit int, more bool) bool {
 	if r.Columns == nil && len(a.cols) > 0 {
 		r.Columns = a.cols
 	}
+	// The byte cap (sandbox MaxBytes, result_max_mb) holds for the whole
+	// result, not per batch: count what came, and stop where it is reached.
+	capped := a.capped
+	if r.maxBytes > 0 {
+		for i, row := range a.rows {
+			if r.bytes += sandbox.RowSize(row); r.bytes > r.maxBytes {
+				a.rows, capped = a.rows[:i], true
+				break
+			}
+		}
+	}
 	r.Rows = append(r.Rows, a.rows...)
+	if capped {
+		if len(r.Rows) > limit {
+			r.Rows = r.Rows[:limit]
+		}
+		r.Truncated = true
+		r.Partial = fmt.Sprintf("truncated at %s (result_max_mb): narrow the query down, or select fewer columns", mb(r.maxBytes))
+		return true
+	}
 	if a.truncated || len(r.Rows) >= limit {
 		if len(r.Rows) > limit {
 			r.Rows = r.Rows[:limit]

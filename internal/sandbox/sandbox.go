@@ -37,6 +37,12 @@ type Request struct {
 	Limit  int
 	N      int
 	Busy   time.Duration
+	// MaxBytes cuts a "query" answer once its values pass this size
+	// (0: no cut); the answer says so with Capped.
+	MaxBytes int64
+	// Memory is the child's memory limit in bytes, applied before its first
+	// query runs (0: none).
+	Memory int64
 }
 
 // Response carries rows with exact SQLite types.
@@ -44,6 +50,7 @@ type Response struct {
 	Columns   []string
 	Rows      [][]any
 	Truncated bool
+	Capped    bool // cut at Request.MaxBytes
 	Done      bool
 	Err       string
 }
@@ -54,6 +61,7 @@ type child struct {
 	conn   *sql.Conn // the connection of the open cursor
 	cursor *sqlite.Rows
 	attach []Attach
+	limit  int64 // the memory limit in force
 }
 
 // Serve is the child's main: answer requests until stdin closes.
@@ -64,13 +72,19 @@ func Serve(r io.Reader, w io.Writer) error {
 
 func (c *child) handle(req *Request) *Response {
 	ctx := context.Background()
+	if req.Memory > 0 && c.limit == 0 {
+		if err := limitMemory(req.Memory); err != nil {
+			return &Response{Err: err.Error()}
+		}
+		c.limit = req.Memory
+	}
 	switch req.Op {
 	case "query":
-		res, err := c.query(ctx, req)
+		resp, err := c.query(ctx, req)
 		if err != nil {
 			return &Response{Err: err.Error()}
 		}
-		return &Response{Columns: res.Columns, Rows: res.Rows, Truncated: res.Truncated, Done: true}
+		return resp
 	case "open":
 		c.closeCursor(ctx)
 		conn, attached, err := c.prepare(ctx, req)
@@ -121,13 +135,63 @@ func (c *child) closeCursor(ctx context.Context) {
 	c.cursor, c.conn, c.attach = nil, nil, nil
 }
 
-func (c *child) query(ctx context.Context, req *Request) (*sqlite.Result, error) {
+// query reads up to req.Limit rows, and stops early once the values
+// pass req.MaxBytes: ten thousand rows of 10 KB must not reach the server.
+func (c *child) query(ctx context.Context, req *Request) (*Response, error) {
 	conn, attached, err := c.prepare(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	defer c.release(ctx, conn, attached)
-	return sqlite.Query(ctx, conn, req.SQL, req.Limit, req.Args...)
+	st, err := sqlite.Stream(ctx, conn, req.SQL, req.Args...)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	resp := &Response{Columns: st.Columns, Done: true}
+	var size int64
+	for {
+		n := 500
+		if req.Limit > 0 {
+			n = min(n, req.Limit+1-len(resp.Rows))
+		}
+		rows, err := st.Next(n)
+		for _, r := range rows {
+			if req.Limit > 0 && len(resp.Rows) == req.Limit {
+				resp.Truncated = true
+				return resp, nil
+			}
+			size += RowSize(r)
+			if req.MaxBytes > 0 && size > req.MaxBytes {
+				resp.Truncated, resp.Capped = true, true
+				return resp, nil
+			}
+			resp.Rows = append(resp.Rows, r)
+		}
+		if errors.Is(err, io.EOF) {
+			return resp, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// RowSize is about how many bytes a row's values take: text and blobs their
+// length, anything else 8.
+func RowSize(r []any) int64 {
+	var n int64
+	for _, v := range r {
+		switch x := v.(type) {
+		case string:
+			n += int64(len(x))
+		case []byte:
+			n += int64(len(x))
+		default:
+			n += 8
+		}
+	}
+	return n
 }
 
 // prepare pins a connection of an in-memory main database and attaches the
@@ -196,13 +260,31 @@ func (e *TimeoutError) Unwrap() error { return worker.ErrTimeout }
 // Runner sends requests to a pool of sandbox children with a time limit.
 type Runner struct {
 	pool    *worker.Pool
+	Size    int // children at most, besides Each's one per stream
 	Timeout time.Duration
 	Busy    time.Duration
+	// Memory is each child's memory limit in bytes (sandbox_memory_mb);
+	// a query that needs more fails with "out of memory", alone.
+	Memory int64
+	// MaxBytes cuts each Query answer at this size (0: rows only); the
+	// result says so with Capped.
+	MaxBytes int64
+
+	streams chan struct{} // Each's children: at most Size at once
 }
+
+// DefaultMemory is a child's memory limit unless the caller sets another.
+const DefaultMemory = 512 << 20
 
 // NewRunner starts no process yet; children start on first use and are kept.
 func NewRunner(size int, timeout, busy time.Duration) *Runner {
-	return &Runner{pool: worker.NewPool(Role, size), Timeout: timeout, Busy: busy}
+	return &Runner{pool: worker.NewPool(Role, size), Size: size, Timeout: timeout, Busy: busy, Memory: DefaultMemory, streams: make(chan struct{}, size)}
+}
+
+// Result is a Query answer: sqlite.Result, and whether MaxBytes cut it.
+type Result struct {
+	sqlite.Result
+	Capped bool
 }
 
 // Close ends the idle children.
@@ -210,18 +292,18 @@ func (r *Runner) Close() { r.pool.Close() }
 
 // Query runs sqlText on db (with attach) and returns up to limit rows. A
 // query still running at the runner's timeout is killed with its process.
-func (r *Runner) Query(db string, attach []Attach, sqlText string, limit int, args ...any) (*sqlite.Result, error) {
+func (r *Runner) Query(db string, attach []Attach, sqlText string, limit int, args ...any) (*Result, error) {
 	return r.QueryBy(time.Now().Add(r.Timeout), db, attach, sqlText, limit, args...)
 }
 
 // QueryBy is Query with a deadline shared by several calls, as a
 // cross-tenant query's batches share one query_timeout.
-func (r *Runner) QueryBy(deadline time.Time, db string, attach []Attach, sqlText string, limit int, args ...any) (*sqlite.Result, error) {
+func (r *Runner) QueryBy(deadline time.Time, db string, attach []Attach, sqlText string, limit int, args ...any) (*Result, error) {
 	left := time.Until(deadline)
 	if left <= 0 {
 		return nil, &TimeoutError{r.Timeout}
 	}
-	req := &Request{Op: "query", DB: db, Attach: attach, SQL: sqlText, Args: args, Limit: limit, Busy: r.Busy}
+	req := &Request{Op: "query", DB: db, Attach: attach, SQL: sqlText, Args: args, Limit: limit, Busy: r.Busy, MaxBytes: r.MaxBytes, Memory: r.Memory}
 	var resp Response
 	if err := r.pool.Call(req, &resp, left); err != nil {
 		if errors.Is(err, worker.ErrTimeout) {
@@ -232,20 +314,24 @@ func (r *Runner) QueryBy(deadline time.Time, db string, attach []Attach, sqlText
 	if resp.Err != "" {
 		return nil, errors.New(resp.Err)
 	}
-	return &sqlite.Result{Columns: resp.Columns, Rows: resp.Rows, Truncated: resp.Truncated}, nil
+	return &Result{Result: sqlite.Result{Columns: resp.Columns, Rows: resp.Rows, Truncated: resp.Truncated}, Capped: resp.Capped}, nil
 }
 
 // Each streams every row of sqlText on db to fn, page by page, in a child
 // of its own: memory stays bounded however long the result. The whole
 // stream shares the runner's timeout.
 func (r *Runner) Each(db string, sqlText string, page int, fn func(cols []string, rows [][]any) error, args ...any) error {
+	// Streams wait for a slot: however many exports and digests are asked
+	// for at once, no more than Size children read for them.
+	r.streams <- struct{}{}
+	defer func() { <-r.streams }()
 	proc, err := worker.Start(Role)
 	if err != nil {
 		return err
 	}
 	defer proc.Close()
 	deadline := time.Now().Add(r.Timeout)
-	req := &Request{Op: "open", DB: db, SQL: sqlText, Args: args, N: page, Busy: r.Busy}
+	req := &Request{Op: "open", DB: db, SQL: sqlText, Args: args, N: page, Busy: r.Busy, Memory: r.Memory}
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {

@@ -102,3 +102,46 @@ func TestAttachReadOnly(t *testing.T) {
 		t.Fatal("attaching a missing file succeeded; it must not be created")
 	}
 }
+
+// A query that would take a gigabyte fails alone at the child's memory
+// limit, and the next query gets a working child.
+func TestChildMemoryLimit(t *testing.T) {
+	path := makeDB(t, "CREATE TABLE v(a)")
+	r := NewRunner(1, 30*time.Second, time.Second)
+	defer r.Close()
+	r.Memory = 256 << 20
+	_, err := r.Query(path, nil, "SELECT length(randomblob(900000000))", 0)
+	if err == nil {
+		t.Fatal("a 900 MB blob in a child limited to 256 MB: no error")
+	}
+	t.Logf("900 MB blob under a 256 MB limit: %v", err)
+	got, err := r.Query(path, nil, "SELECT length(randomblob(1000000))", 0)
+	if err != nil || got.Rows[0][0] != int64(1000000) {
+		t.Fatalf("after the refused query: %v %v", got, err)
+	}
+}
+
+// An answer is cut at MaxBytes, and says so.
+func TestResultCappedInBytes(t *testing.T) {
+	path := makeDB(t, "CREATE TABLE v(a)")
+	r := NewRunner(1, 30*time.Second, time.Second)
+	defer r.Close()
+	r.MaxBytes = 1 << 20
+	q := "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 10000) SELECT i, randomblob(10000) AS b FROM n"
+	got, err := r.Query(path, nil, q, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var size int64
+	for _, row := range got.Rows {
+		size += RowSize(row)
+	}
+	if !got.Capped || !got.Truncated || size > 1<<20 || len(got.Rows) < 90 {
+		t.Errorf("10,000 rows of 10 KB under a 1 MB cap: %d rows, %d bytes, capped %v", len(got.Rows), size, got.Capped)
+	}
+	r.MaxBytes = 0
+	got, err = r.Query(path, nil, q+" LIMIT 200", 10000)
+	if err != nil || got.Capped || len(got.Rows) != 200 {
+		t.Errorf("without a cap: %d rows, capped %v, %v", len(got.Rows), got.Capped, err)
+	}
+}

@@ -13,7 +13,9 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -766,4 +768,57 @@ func TestTrustedProxiesGiveEachClientItsOwnLimit(t *testing.T) {
 	if code := guess(direct, "203.0.113.99"); code != http.StatusTooManyRequests {
 		t.Errorf("without trusted_proxies X-Forwarded-For must be ignored: %d, want 429", code)
 	}
+}
+
+// Finding 5: ad-hoc results were bounded in rows only (10,000 rows of 10 KB
+// took the server up by 140 MB) and children had no memory limit.
+func TestQueryResultsAndChildrenAreBounded(t *testing.T) {
+	fx := sharedFixture(t)
+	sb := sandbox.NewRunner(2, 30*time.Second, time.Second)
+	defer sb.Close()
+	s := newServerDeps(t, fx, func(cfg *config.Config) { cfg.ResultMaxMB = 2 }, func(_ *config.Config, d *Deps) { d.Sandbox = sb })
+	base := live(t, s)
+	b := newBrowser(t, base)
+	b.signIn("fay", fayPW)
+	run := func(sql string) string {
+		t.Helper()
+		resp, err := b.hc.PostForm(base+"/query", url.Values{"sql": {sql}, csrfField: {b.cookie("attache_csrf")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	// 12 tenants x 1,000 rows of 10 KB = 120 MB asked for, 2 MB allowed.
+	before := rss()
+	page := run("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 1000) SELECT i, hex(randomblob(5000)) AS blob FROM n, tenant.meta")
+	if !strings.Contains(page, "truncated at 2 MB") {
+		t.Errorf("a 120 MB result under result_max_mb 2: the page does not say it was truncated\n%.2000s", page)
+	}
+	if n := strings.Count(page, "<tr"); n > 1000/5+20 {
+		t.Errorf("the page shows %d rows; 2 MB of 10 KB rows is about 200", n)
+	}
+	t.Logf("server RSS before %d MB, after %d MB", before>>20, rss()>>20)
+
+	// A query that wants a gigabyte fails alone at the child's limit.
+	page = run("SELECT length(randomblob(900000000)) AS n FROM tenant.meta")
+	if !strings.Contains(page, "out of memory") {
+		t.Errorf("a 900 MB blob: the page does not say out of memory\n%.2000s", page)
+	}
+	if page := run("SELECT count(*) AS todos FROM tenant.todos"); !strings.Contains(page, "12 rows from 12 tenants") {
+		t.Errorf("the next query after an out-of-memory one:\n%.2000s", page)
+	}
+}
+
+// rss is this process's resident memory now.
+func rss() int64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }

@@ -151,6 +151,9 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 	if s.exports == nil {
 		s.exports = d.Panels
 	}
+	if s.sandbox.MaxBytes == 0 {
+		s.sandbox.MaxBytes = int64(cfg.ResultMaxMB) << 20 // result_max_mb
+	}
 	rand.Read(s.basic.salt[:])
 	if s.policy, err = s.newPolicy(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
