@@ -84,7 +84,7 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 // checkReports loads the reports and runs every panel against the metrics
 // DB, so a typo in a report fails here instead of on the dashboard.
 func checkReports(ctx context.Context, env *Env, cfg *config.Config, mdb *metrics.DB) error {
-	reps, err := report.LoadDir(cfg.ReportsFS)
+	reps, err := report.Load(cfg.ReportsFS, cfg.Currency)
 	if err != nil {
 		return fmt.Errorf("reports: %w", err)
 	}

@@ -40,7 +40,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	reps, loadErr := report.LoadDir(cfg.ReportsFS)
+	reps, loadErr := report.Load(cfg.ReportsFS, cfg.Currency)
 	// Names are looked up in the loaded list only: what the user typed never
 	// becomes a path.
 	rep := report.Find(reps, name)

@@ -93,7 +93,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	defer auditDB.Close()
 
-	reps, err := report.LoadDir(cfg.ReportsFS)
+	reps, err := report.Load(cfg.ReportsFS, cfg.Currency)
 	if err != nil {
 		logProblems(log, "reports could not all be loaded; the others are served", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+	"golang.org/x/text/currency"
 	"gopkg.in/yaml.v3"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	BaseURL  string `yaml:"base_url"`
 	Auth     Auth   `yaml:"auth"`
 	Timezone string `yaml:"timezone"`
+	// Currency is the ISO 4217 code money columns show in; rollups hold
+	// integer minor units (cents), whatever the currency.
+	Currency string `yaml:"currency"`
 
 	// Security: see the README's Security section.
 	TrustedProxies []string `yaml:"trusted_proxies"` // CIDRs whose X-Forwarded-For is believed
@@ -312,6 +316,7 @@ func Default() Config {
 		Listen:        "127.0.0.1:8080",
 		BaseURL:       "http://localhost:8080",
 		Timezone:      "UTC",
+		Currency:      "USD",
 		SMTP:          SMTP{Port: 587, TLS: "starttls"},
 		Audit:         Audit{Retention: Age(400 * 24 * time.Hour)},
 		ResultMaxMB:   10,
@@ -647,6 +652,14 @@ func (c *Config) Validate() error {
 		bad("timezone", "%q is not a known time zone (use an IANA name such as Europe/Berlin or UTC)", c.Timezone)
 	}
 	c.Location = loc
+	if c.Currency == "" {
+		c.Currency = "USD"
+	}
+	if u, err := currency.ParseISO(c.Currency); err != nil {
+		bad("currency", "%q is not an ISO 4217 currency code (use one such as USD, EUR, GBP or JPY)", c.Currency)
+	} else {
+		c.Currency = u.String()
+	}
 	seenJob := map[string]bool{}
 	for i, j := range c.Jobs {
 		key := fmt.Sprintf("jobs[%d]", i)

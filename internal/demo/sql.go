@@ -25,8 +25,15 @@ func schemaSQL(version int) []string {
 		`CREATE TABLE t.lists(id INTEGER PRIMARY KEY, name TEXT, created_at TEXT, archived INTEGER NOT NULL DEFAULT 0)`,
 		todos,
 		`CREATE TABLE t.activity(id INTEGER PRIMARY KEY, member_id INTEGER, kind TEXT, at TEXT)`,
+		billingSQL,
 	}
 }
+
+// billingSQL is the tenant's subscription history, one row per change:
+// from at on, the subscription is in status (trialing, active, canceled,
+// expired) on plan with seats, billed amount_cents (all seats) every
+// billing_interval (month or year). Every schema version has it.
+const billingSQL = `CREATE TABLE t.subscription_events(id INTEGER PRIMARY KEY, at TEXT NOT NULL, status TEXT NOT NULL, plan TEXT, seats INTEGER, billing_interval TEXT, amount_cents INTEGER)`
 
 const indexSQL = `CREATE INDEX t.activity_at ON activity(at)`
 
@@ -126,6 +133,34 @@ func storySQL(s *story) []string {
 		b = quote(b, e.kind)
 		b = append(b, ',')
 		b = appendTime(b, e.at)
+		w.end(b)
+	}
+	w.flush()
+
+	w = inserter{head: "INSERT INTO t.subscription_events(id, at, status, plan, seats, billing_interval, amount_cents) VALUES ", out: &out}
+	for i, e := range s.billing {
+		b := w.row()
+		b = strconv.AppendInt(b, int64(i+1), 10)
+		b = append(b, ',')
+		b = appendTime(b, e.at)
+		b = append(b, ',')
+		b = quote(b, e.status)
+		b = append(b, ',')
+		b = quote(b, e.plan)
+		b = append(b, ',')
+		if e.seats == 0 {
+			b = append(b, "NULL"...)
+		} else {
+			b = strconv.AppendInt(b, int64(e.seats), 10)
+		}
+		b = append(b, ',')
+		if e.interval == "" {
+			b = append(b, "NULL"...)
+		} else {
+			b = quote(b, e.interval)
+		}
+		b = append(b, ',')
+		b = strconv.AppendInt(b, e.amount, 10)
 		w.end(b)
 	}
 	w.flush()

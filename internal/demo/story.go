@@ -268,6 +268,7 @@ type story struct {
 	lists    []list
 	todos    []todo
 	activity []event
+	billing  []billingEvent
 }
 
 // simulate plays tenant p's history day by day. It has its own random
@@ -370,6 +371,7 @@ func simulate(f *fleet, p tenantPlan) story {
 			s.lists[i].archived = true
 		}
 	}
+	s.billing = bill(f, p, s.members)
 	return s
 }
 

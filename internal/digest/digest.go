@@ -208,7 +208,7 @@ func build(ctx context.Context, cfg *config.Config, d config.Digest, deps Deps, 
 	reps := deps.Reports
 	if reps == nil {
 		var err error
-		if reps, err = report.LoadDir(cfg.ReportsFS); err != nil && report.Find(reps, d.Report) == nil {
+		if reps, err = report.Load(cfg.ReportsFS, cfg.Currency); err != nil && report.Find(reps, d.Report) == nil {
 			return nil, fmt.Errorf("digest %s: %w", d.Name, err)
 		}
 	}

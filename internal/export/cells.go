@@ -34,9 +34,13 @@ const (
 	kindNumber
 	kindText
 	kindBytes
+	kindMoney // minor units (cents) in the sheet as major units with the currency's format
 )
 
 func kindOf(format string) kind {
+	if _, ok := report.MoneyCurrency(format); ok {
+		return kindMoney
+	}
 	switch format {
 	case report.FormatPercent:
 		return kindPercent
@@ -71,10 +75,34 @@ type styles struct {
 	percent, integer, number, text      int
 	dates                               [4]int         // by dateKind
 	codes                               map[int]string // number format of each style, for chart axes
+	// money is the style of money cells, made by useMoney for the one
+	// currency a workbook shows.
+	money    int
+	currency report.Currency
+	f        *excelize.File
+}
+
+// useMoney makes the money style for cur, once per workbook.
+func (s *styles) useMoney(cur report.Currency) error {
+	if s.money != 0 && s.currency == cur {
+		return nil
+	}
+	code := "#,##0"
+	if cur.Digits > 0 {
+		code += "." + strings.Repeat("0", cur.Digits)
+	}
+	sym := strings.ReplaceAll(cur.Symbol, `"`, "")
+	code = `"` + sym + `"` + code
+	id, err := s.f.NewStyle(&excelize.Style{CustomNumFmt: &code})
+	if err != nil {
+		return err
+	}
+	s.money, s.currency, s.codes[id] = id, cur, code
+	return nil
 }
 
 func newStyles(f *excelize.File) (*styles, error) {
-	s := &styles{codes: map[int]string{}}
+	s := &styles{codes: map[int]string{}, f: f}
 	var err error
 	mk := func(st *excelize.Style) int {
 		if err != nil {
@@ -165,6 +193,8 @@ func (s *styles) number64(k kind, f float64, i int64, isInt bool) any {
 		return excelize.Cell{StyleID: s.integer, Value: v}
 	case kindNumber:
 		return excelize.Cell{StyleID: s.number, Value: v}
+	case kindMoney:
+		return excelize.Cell{StyleID: s.money, Value: s.currency.Major(f)}
 	case kindText:
 		return excelize.Cell{StyleID: s.text, Value: report.Text(v)}
 	}
@@ -267,7 +297,7 @@ func width(k kind, v any) int {
 		switch k {
 		case kindPercent:
 			return len(strconv.FormatFloat(float64(x)*100, 'f', 1, 64)) + 1
-		case kindInteger, kindBytes, kindNumber:
+		case kindInteger, kindBytes, kindNumber, kindMoney:
 			return len(human.Count(x)) + 3
 		}
 		return len(strconv.FormatInt(x, 10))
@@ -277,7 +307,7 @@ func width(k kind, v any) int {
 			return len(strconv.FormatFloat(x*100, 'f', 1, 64)) + 1
 		case kindInteger, kindBytes:
 			return len(report.Display(x, report.FormatInteger))
-		case kindNumber:
+		case kindNumber, kindMoney:
 			return len(report.Display(x, report.FormatNumber))
 		}
 		return min(len(report.Text(x)), 12) // General shows about 11 digits

@@ -269,6 +269,11 @@ func (pw *panelWriter) page(cols []string, rows [][]any) error {
 		pw.kinds = make([]kind, len(cols))
 		for i, c := range cols {
 			pw.kinds[i] = kindOf(pw.p.Format[c])
+			if cur, ok := report.MoneyCurrency(pw.p.Format[c]); ok {
+				if err := pw.b.st.useMoney(cur); err != nil {
+					return err
+				}
+			}
 		}
 		// Widths have to be set before the first row is streamed, so they
 		// fit the header and the first page.
@@ -438,8 +443,14 @@ func (pw *panelWriter) chart(last int) error {
 		ch.Type = excelize.Line
 	case report.ChartBar:
 		ch.Type = excelize.Col // vertical bars, as the dashboard draws them
+		if pw.p.Stacked {
+			ch.Type = excelize.ColStacked
+		}
 	case report.ChartArea:
 		ch.Type = excelize.Area
+		if pw.p.Stacked {
+			ch.Type = excelize.AreaStacked
+		}
 	case report.ChartPie:
 		ch.Type = excelize.Pie
 		ch.Legend.Position = "right"

@@ -30,6 +30,16 @@ type spec struct {
 	signup string // meta created_at, as stored
 	schema int    // 3 (current) or 1 (no todos.priority, todos.completed_at)
 	events []event
+	subs   []sub // subscription_events, in order
+}
+
+// sub is one row of a tenant's subscription_events (the demo's billing
+// table): from at (as stored) on, status, billed amount cents per interval.
+type sub struct {
+	at       string
+	status   string // trialing, active, canceled, expired
+	interval string // month, year
+	amount   int64
 }
 
 // login is an event of kind login at each of the times.
@@ -51,11 +61,12 @@ var (
 		`CREATE TABLE t.todos(id INTEGER PRIMARY KEY, list_id INTEGER REFERENCES lists(id), title TEXT, created_by INTEGER, created_at TEXT, completed_at TEXT, done INTEGER NOT NULL DEFAULT 0, priority INTEGER NOT NULL DEFAULT 0)`,
 		`CREATE TABLE t.activity(id INTEGER PRIMARY KEY, member_id INTEGER, kind TEXT, at TEXT)`,
 		`CREATE INDEX t.activity_at ON activity(at)`,
+		`CREATE TABLE t.subscription_events(id INTEGER PRIMARY KEY, at TEXT NOT NULL, status TEXT NOT NULL, plan TEXT, seats INTEGER, billing_interval TEXT, amount_cents INTEGER)`,
 	}
 	schemaOld = []string{
 		schemaCurrent[0], schemaCurrent[1], schemaCurrent[2],
 		`CREATE TABLE t.todos(id INTEGER PRIMARY KEY, list_id INTEGER REFERENCES lists(id), title TEXT, created_by INTEGER, created_at TEXT, done INTEGER NOT NULL DEFAULT 0)`,
-		schemaCurrent[4], schemaCurrent[5],
+		schemaCurrent[4], schemaCurrent[5], schemaCurrent[6],
 	}
 )
 
@@ -79,6 +90,10 @@ func writeTenant(t *testing.T, dir string, s spec) {
 		if e.kind == "todo_created" {
 			stmts = append(stmts, fmt.Sprintf(`INSERT INTO t.todos(list_id, title, created_by, created_at) VALUES (1, 'a todo', 1, %s)`, quote(e.at)))
 		}
+	}
+	for i, b := range s.subs {
+		stmts = append(stmts, fmt.Sprintf(`INSERT INTO t.subscription_events VALUES (%d, %s, %s, %s, 1, %s, %d)`,
+			i+1, quote(b.at), quote(b.status), quote(s.plan), quote(b.interval), b.amount))
 	}
 	fleettest.Write(t, filepath.Join(dir, s.id+".db"), "t", stmts...)
 }

@@ -1,6 +1,7 @@
 package founder
 
 import (
+	"io/fs"
 	"os"
 	"testing"
 
@@ -16,3 +17,6 @@ func loadReports(t testing.TB) []*report.Report {
 	}
 	return reps
 }
+
+// reportsFS is the repository's reports/ folder.
+func (e *env) reportsFS() fs.FS { return os.DirFS("../../reports") }

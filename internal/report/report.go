@@ -33,11 +33,12 @@ const (
 	FormatNumber  = "number"
 	FormatText    = "text" // never converted: an id that looks like a date stays text
 	FormatBytes   = "bytes"
+	FormatMoney   = "money" // integer minor units (cents): 123456 shows as $1,234.56 in the configured currency
 )
 
 const (
 	chartList  = "line, bar, area, pie, number, table"
-	formatList = "percent, date, integer, number, text, bytes"
+	formatList = "percent, date, integer, number, text, bytes, money"
 )
 
 // Report is one reports/NAME.yaml.
@@ -72,6 +73,8 @@ type Panel struct {
 	// Privacy says whether the panel shows individual tenants; nil when the
 	// report does not say (see internal/privacy and `attache check`).
 	Privacy *Privacy
+	// Stacked: bar and area charts stack their series (an MRR bridge).
+	Stacked bool
 
 	file string // for messages; "" when built in code
 }
@@ -153,10 +156,11 @@ func knownChart(chart string) bool {
 
 func knownFormat(f string) bool {
 	switch f {
-	case FormatPercent, FormatDate, FormatInteger, FormatNumber, FormatText, FormatBytes:
+	case FormatPercent, FormatDate, FormatInteger, FormatNumber, FormatText, FormatBytes, FormatMoney:
 		return true
 	}
-	return false
+	_, money := MoneyCurrency(f) // money:EUR, once UseCurrency has run
+	return money
 }
 
 // where names the panel for messages: its file and id.
@@ -185,7 +189,7 @@ func validName(s string) bool {
 // worth stopping for (a typo like "chrat" would silently draw nothing).
 func reportKeys() []string { return []string{"title", "description", "panels"} }
 func panelKeys() []string {
-	return []string{"id", "title", "description", "chart", "sql", "x", "y", "format", "labels", "period", "change", "versus", "privacy"}
+	return []string{"id", "title", "description", "chart", "sql", "x", "y", "format", "labels", "period", "change", "versus", "privacy", "stacked"}
 }
 
 type fileReport struct {
@@ -208,6 +212,7 @@ type filePanel struct {
 	Change      string            `yaml:"change"`
 	Versus      string            `yaml:"versus"`
 	Privacy     *filePrivacy      `yaml:"privacy"`
+	Stacked     bool              `yaml:"stacked"`
 }
 
 // stringList accepts `y: tenants` as well as `y: [tenants, active]`.
@@ -321,6 +326,7 @@ func Parse(file string, data []byte) (*Report, error) {
 			Chart: strings.TrimSpace(fp.Chart), SQL: cleanSQL(fp.SQL), X: strings.TrimSpace(fp.X), Format: fp.Format, file: file,
 			Labels: fp.Labels, Period: strings.TrimSpace(fp.Period), Change: strings.TrimSpace(fp.Change), Versus: strings.TrimSpace(fp.Versus),
 			Privacy: fp.Privacy.privacy(),
+			Stacked: fp.Stacked,
 		}
 		for _, y := range fp.Y {
 			p.Y = append(p.Y, strings.TrimSpace(y))
@@ -374,6 +380,9 @@ func (p *Panel) check() error {
 		if len(p.Y) == 0 {
 			bad("a %s chart needs y: the column(s) with the numbers, e.g. y: [tenants]", p.Chart)
 		}
+	}
+	if p.Stacked && p.Chart != ChartBar && p.Chart != ChartArea {
+		bad("stacked applies to bar and area charts, not %s; remove it or change the chart", p.Chart)
 	}
 	if p.Chart == ChartPie && len(p.Y) > 1 {
 		bad("a pie shows one series but y lists %d columns; keep one, or use a bar chart", len(p.Y))

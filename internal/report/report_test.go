@@ -47,6 +47,8 @@ func fixture(t testing.TB, extra ...string) (string, *metrics.DB) {
 			('2026-01-01', '=cmd|'' /C calc''!A0', NULL, '2026-01-01T00:00:00Z', '2026-01', 2, 1, NULL, NULL)`,
 		`CREATE TABLE rollup_active(tenant_id TEXT, grain TEXT, period TEXT, events INTEGER, active_days INTEGER)`,
 		`INSERT INTO rollup_active VALUES ('acme', 'day', '2026-11-22', 9, 1), ('acme', 'week', '2026-11-16', 14, 2), ('acme', 'month', '2026-11', 14, 2)`,
+		`CREATE TABLE rollup_mrr(tenant_id TEXT, at TEXT, mrr INTEGER, trial INTEGER)`,
+		`INSERT INTO rollup_mrr VALUES ('acme', '2025-06-03 10:00:00', 0, 1), ('acme', '2025-06-17 10:00:00', 4900, 0), ('beta', '2026-10-11 08:00:00', 1250, 0)`,
 		`CREATE TABLE rollup_todo_counts(tenant_id TEXT, bucket TEXT, lists INTEGER, todos INTEGER, done INTEGER, open INTEGER, members INTEGER)`,
 		`INSERT INTO rollup_todo_counts VALUES ('acme', '2026-11-22', 3, 40, 30, 10, 12), ('beta', '2026-11-22', 1, 5, 1, 4, 2)`,
 		`INSERT INTO runs(id, job, started_at, finished_at, status, tenants_total, tenants_ok, tenants_failed, tenants_unchanged, rows_written)
@@ -134,7 +136,7 @@ func TestLoadDirErrors(t *testing.T) {
 		{"topkey.yaml", "titel: T\npanels:\n  - id: p\n    chart: table\n    sql: SELECT 1\n", []string{"topkey.yaml", `unknown key "titel"`}},
 		{"bad name.yaml", goodReport, []string{"bad name.yaml", "letters, digits"}},
 		{"old.yml", goodReport, []string{"old.yml", "rename it to old.yaml"}},
-		{"fmt.yaml", "panels:\n  - id: p5\n    chart: table\n    sql: SELECT 1 AS a\n    format: {a: money}\n", []string{"fmt.yaml", "panel p5", `"money"`, "percent"}},
+		{"fmt.yaml", "panels:\n  - id: p5\n    chart: table\n    sql: SELECT 1 AS a\n    format: {a: dollars}\n", []string{"fmt.yaml", "panel p5", `"dollars"`, "percent"}},
 		{"dup.yaml", "panels:\n  - {id: a, chart: table, sql: SELECT 1}\n  - {id: a, chart: table, sql: SELECT 2}\n", []string{"dup.yaml", "panel a", "twice"}},
 		{"pie.yaml", "panels:\n  - {id: p6, chart: pie, sql: \"SELECT 1 AS a, 2 AS b, 3 AS c\", x: a, y: [b, c]}\n", []string{"pie.yaml", "panel p6", "one series"}},
 		{"nosql.yaml", "panels:\n  - {id: p7, chart: table}\n", []string{"nosql.yaml", "panel p7", "sql is missing"}},
@@ -211,7 +213,7 @@ func TestShippedReportsValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"growth", "retention", "usage", "fleet"} {
+	for _, want := range []string{"growth", "retention", "usage", "fleet", "revenue"} {
 		if Find(reps, want) == nil {
 			t.Errorf("reports/%s.yaml is missing", want)
 		}
@@ -416,5 +418,37 @@ func TestHeadline(t *testing.T) {
 	}
 	if got := p.Label("todos_created"); got != "Todos created" {
 		t.Errorf("a column without a label reads as words; got %q", got)
+	}
+}
+
+func TestMoney(t *testing.T) {
+	for _, c := range []struct {
+		code string
+		v    any
+		want string
+	}{
+		{"USD", int64(123456), "$1,234.56"},
+		{"USD", int64(-5), "-$0.05"},
+		{"USD", 9278.6, "$92.79"}, // an average, rounded to the cent
+		{"EUR", int64(100), "€1.00"},
+		{"JPY", int64(1500), "¥1,500"}, // no minor unit
+		{"CHF", int64(1200), "CHF 12.00"},
+		{"USD", nil, ""},
+	} {
+		cur, err := ParseCurrency(c.code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := &Report{Panels: []*Panel{{Format: map[string]string{"v": FormatMoney}}}}
+		UseCurrency([]*Report{rep}, cur)
+		if got := Display(c.v, rep.Panels[0].Format["v"]); got != c.want {
+			t.Errorf("%s %v = %q, want %q", c.code, c.v, got, c.want)
+		}
+	}
+	if got := Display(int64(4200), FormatMoney); got != "$42.00" {
+		t.Errorf("money with no configured currency = %q, want USD", got)
+	}
+	if _, err := ParseCurrency("DOLLARS"); err == nil || !strings.Contains(err.Error(), "ISO 4217") {
+		t.Errorf("bad code: %v", err)
 	}
 }

@@ -51,7 +51,7 @@ const NoValue = "n/a"
 
 // Display renders a value for people, following the panel's format for its
 // column: percent "25.0%", integer "1,234", number "1,234.57", bytes
-// "1.2 MB". Anything not a number shows as its text.
+// "1.2 MB", money (minor units) "$1,234.56". Anything not a number shows as its text.
 func Display(v any, format string) string {
 	var f float64
 	switch x := v.(type) {
@@ -67,6 +67,9 @@ func Display(v any, format string) string {
 		}
 	default:
 		return Text(v)
+	}
+	if cur, ok := MoneyCurrency(format); ok {
+		return cur.Format(f)
 	}
 	switch format {
 	case FormatPercent:

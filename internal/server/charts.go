@@ -62,7 +62,11 @@ func chartOptions(d *report.Data) (map[string]any, error) {
 			charts.WithYAxisOpts(yAxis(p)))
 		bar.SetXAxis(labels(d, xi))
 		for i, yi := range ys {
-			bar.AddSeries(p.Y[i], barData(d, yi))
+			var so []charts.SeriesOpts
+			if p.Stacked {
+				so = append(so, charts.WithBarChartOpts(opts.BarChart{Stack: "total"}))
+			}
+			bar.AddSeries(p.Y[i], barData(d, yi), so...)
 		}
 		bar.Validate()
 		obj = bar.JSON()
@@ -79,6 +83,9 @@ func chartOptions(d *report.Data) (map[string]any, error) {
 			}
 			if p.Chart == report.ChartArea {
 				so = append(so, charts.WithAreaStyleOpts(opts.AreaStyle{Opacity: opts.Float(0.18)}))
+				if p.Stacked {
+					so = append(so, charts.WithLineChartOpts(opts.LineChart{Stack: "total"}))
+				}
 			}
 			line.AddSeries(p.Y[i], lineData(d, yi), so...)
 		}
@@ -143,6 +150,9 @@ func point(d *report.Data, row []any, yi int) any {
 	}
 	if d.Panel.Format[d.Columns[yi]] == report.FormatPercent {
 		return math.Round(f*10000) / 100
+	}
+	if cur, ok := report.MoneyCurrency(d.Panel.Format[d.Columns[yi]]); ok {
+		return cur.Major(f) // cents on the axis would read as dollars
 	}
 	return f
 }
