@@ -2,6 +2,8 @@ package founder
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -41,5 +43,52 @@ func TestAsOfComparesInstants(t *testing.T) {
 	}
 	if len(cohorts) != 3 || cohorts[2] != "2026-05" {
 		t.Errorf("cohorts %v, want 2026-03, 2026-04 and 2026-05", cohorts)
+	}
+}
+
+// A tenant the source no longer lists leaves every "now" figure and keeps
+// its history: c's file is deleted after the first run.
+func TestRemovedTenantLeavesNowFigures(t *testing.T) {
+	e := newEnv(t)
+	for _, s := range []spec{
+		{id: "a", plan: "team", signup: "2026-03-05 09:00:00", schema: 3,
+			events: logins("2026-03-05 09:00:00", "2026-04-07 09:00:00", "2026-05-31 12:00:00")},
+		{id: "b", plan: "team", signup: "2026-04-10 09:00:00", schema: 3,
+			events: logins("2026-04-10 09:00:00", "2026-05-20 09:00:00")},
+		{id: "c", plan: "free", signup: "2026-04-03 09:00:00", schema: 3,
+			events: logins("2026-04-03 09:00:00", "2026-05-03 09:00:00")},
+	} {
+		writeTenant(t, e.dir, s)
+	}
+	e.run(t, time.Date(2026, 6, 8, 9, 0, 0, 0, time.UTC))
+	if v := e.panel(t, "growth", "tenants").Value(); v != int64(3) {
+		t.Fatalf("tenants before the removal = %#v", v)
+	}
+	if err := os.Remove(filepath.Join(e.dir, "c.db")); err != nil {
+		t.Fatal(err)
+	}
+	e.run(t, time.Date(2026, 6, 8, 10, 0, 0, 0, time.UTC))
+
+	for _, c := range []struct {
+		rep, panel string
+		want       any
+	}{
+		{"growth", "tenants", int64(2)},
+		{"growth", "active_month", int64(2)}, // May: a, b (c is gone)
+		{"growth", "mom_growth", 0.0},        // 2 in May against a and b in April
+		{"fleet", "tenants", int64(2)},
+	} {
+		if v := e.panel(t, c.rep, c.panel).Value(); v != c.want {
+			t.Errorf("%s/%s = %#v, want %v", c.rep, c.panel, v, c.want)
+		}
+	}
+	// History stays: May had three active tenants.
+	_, vals := series(t, e.panel(t, "growth", "active_monthly"), "month", "active_tenants")
+	if vals["2026-05"] != int64(3) {
+		t.Errorf("active in May (history) = %v, want 3", vals["2026-05"])
+	}
+	_, vals = series(t, e.panel(t, "growth", "plans"), "plan", "tenants")
+	if vals["free"] != nil {
+		t.Errorf("plans still count the removed tenant: %v", vals)
 	}
 }

@@ -115,12 +115,12 @@ func TestRevenue(t *testing.T) {
 			if len(d.Rows) != 1 {
 				t.Fatalf("%s: %v", id, d.Rows)
 			}
-			want["period"], want["versus"], want["month"] = "March 2026", "February 2026", "2026-03"
+			want["period"], want["versus"] = "2026-03", "2026-02"
 			checkRow(t, d, d.Rows[0], want)
 		}
 		// Less than 13 months of billing: no trailing-twelve-month base.
 		d := e.panel(t, "revenue", "nrr_ttm")
-		checkRow(t, d, d.Rows[0], map[string]any{"nrr": nil, "grr": nil, "period": "March 2026"})
+		checkRow(t, d, d.Rows[0], map[string]any{"nrr": nil, "grr": nil, "period": "2026-03"})
 	})
 
 	t.Run("bridge", func(t *testing.T) {
@@ -185,6 +185,9 @@ func TestRevenue(t *testing.T) {
 
 	t.Run("money", func(t *testing.T) {
 		d := e.panel(t, "revenue", "mrr")
+		if h := d.Headline().String(); h != "March 2026: $463.93 ▼ 5.3% vs February" {
+			t.Errorf("MRR tile reads %q", h)
+		}
 		f := d.Panel.Format["value"]
 		if got := report.Display(d.Value(), f); got != "$463.93" {
 			t.Errorf("MRR shows as %q, want $463.93", got)
