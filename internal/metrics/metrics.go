@@ -82,7 +82,7 @@ func (db *DB) migrate(ctx context.Context) error {
 	}
 	defer conn.Close()
 	if _, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"); err != nil {
-		return fmt.Errorf("migrate: %s", sqlite.Message(err))
+		return fmt.Errorf("migrate: %w", sqlite.Wrap(err))
 	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
@@ -92,7 +92,7 @@ func (db *DB) migrate(ctx context.Context) error {
 	for _, name := range names {
 		var n int
 		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE name = ?", name).Scan(&n); err != nil {
-			return fmt.Errorf("migrate: %s", sqlite.Message(err))
+			return fmt.Errorf("migrate: %w", sqlite.Wrap(err))
 		}
 		if n > 0 {
 			continue
@@ -104,7 +104,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err := inTx(ctx, conn, func() error {
 			for _, stmt := range Statements(string(src)) {
 				if _, err := conn.ExecContext(ctx, stmt); err != nil {
-					return fmt.Errorf("%s: %s", name, sqlite.Message(err))
+					return fmt.Errorf("%s: %w", name, sqlite.Wrap(err))
 				}
 			}
 			_, err := conn.ExecContext(ctx, "INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)", name, Format(time.Now()))
@@ -144,7 +144,7 @@ func InTx(ctx context.Context, conn *sql.Conn, fn func() error) error { return i
 
 func inTx(ctx context.Context, conn *sql.Conn, fn func() error) error {
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return fmt.Errorf("begin: %s", sqlite.Message(err))
+		return fmt.Errorf("begin: %w", sqlite.Wrap(err))
 	}
 	if err := fn(); err != nil {
 		conn.ExecContext(ctx, "ROLLBACK")
@@ -152,7 +152,7 @@ func inTx(ctx context.Context, conn *sql.Conn, fn func() error) error {
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		conn.ExecContext(ctx, "ROLLBACK")
-		return fmt.Errorf("commit: %s", sqlite.Message(err))
+		return fmt.Errorf("commit: %w", sqlite.Wrap(err))
 	}
 	return nil
 }
@@ -170,7 +170,7 @@ func InsertMany(ctx context.Context, conn *sql.Conn, table string, cols []string
 		}
 		stmt := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES " + strings.TrimSuffix(strings.Repeat(tuple+",", len(part)), ",")
 		if _, err := conn.ExecContext(ctx, stmt, args...); err != nil {
-			return fmt.Errorf("insert into %s: %s", table, sqlite.Message(err))
+			return fmt.Errorf("insert into %s: %w", table, sqlite.Wrap(err))
 		}
 	}
 	return nil
@@ -283,7 +283,7 @@ func (db *DB) LastRun(ctx context.Context) (*Run, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("last run: %s", sqlite.Message(err))
+		return nil, fmt.Errorf("last run: %w", sqlite.Wrap(err))
 	}
 	return &r, nil
 }
@@ -300,14 +300,14 @@ func (db *DB) Runs(ctx context.Context, job string, limit int) ([]Run, error) {
 	args = append(args, limit)
 	rows, err := db.R.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("runs: %s", sqlite.Message(err))
+		return nil, fmt.Errorf("runs: %w", sqlite.Wrap(err))
 	}
 	defer rows.Close()
 	var out []Run
 	for rows.Next() {
 		r, err := scanRun(rows)
 		if err != nil {
-			return nil, fmt.Errorf("runs: %s", sqlite.Message(err))
+			return nil, fmt.Errorf("runs: %w", sqlite.Wrap(err))
 		}
 		out = append(out, r)
 	}
@@ -359,7 +359,7 @@ func (db *DB) TenantErrors(ctx context.Context, tenantID string, limit int) ([]T
 func (db *DB) errors(ctx context.Context, where string, args ...any) ([]TenantError, error) {
 	rows, err := db.R.QueryContext(ctx, "SELECT run_id, hex(tenant_id), query, error FROM tenant_errors "+where, args...)
 	if err != nil {
-		return nil, fmt.Errorf("tenant errors: %s", sqlite.Message(err))
+		return nil, fmt.Errorf("tenant errors: %w", sqlite.Wrap(err))
 	}
 	defer rows.Close()
 	var out []TenantError
@@ -367,7 +367,7 @@ func (db *DB) errors(ctx context.Context, where string, args ...any) ([]TenantEr
 		var e TenantError
 		var hexID string
 		if err := rows.Scan(&e.RunID, &hexID, &e.Query, &e.Error); err != nil {
-			return nil, fmt.Errorf("tenant errors: %s", sqlite.Message(err))
+			return nil, fmt.Errorf("tenant errors: %w", sqlite.Wrap(err))
 		}
 		e.TenantID = unhex(hexID)
 		out = append(out, e)
@@ -435,7 +435,7 @@ func (db *DB) tenants(ctx context.Context, from, order string, limit int) ([]Ten
 	// that looks like a date into a time.
 	rows, err := db.R.QueryContext(ctx, "SELECT "+tenantCols+" FROM "+from+" ORDER BY "+o+" LIMIT ?", limit)
 	if err != nil {
-		return nil, fmt.Errorf("tenants: %s", sqlite.Message(err))
+		return nil, fmt.Errorf("tenants: %w", sqlite.Wrap(err))
 	}
 	defer rows.Close()
 	var out []TenantRow
@@ -470,7 +470,7 @@ func scanTenant(s interface{ Scan(...any) error }) (TenantRow, error) {
 		if errors.Is(err, sql.ErrNoRows) {
 			return t, err
 		}
-		return t, fmt.Errorf("tenants: %s", sqlite.Message(err))
+		return t, fmt.Errorf("tenants: %w", sqlite.Wrap(err))
 	}
 	t.ID = unhex(hexID)
 	t.Location, t.LastError = text(loc), text(lastErr)

@@ -87,13 +87,13 @@ func Check(ctx context.Context, cfg *config.Config, mdb *metrics.DB, queries []*
 func saveFindings(ctx context.Context, mdb *metrics.DB, findings []Finding) error {
 	conn, err := mdb.W.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("metrics DB: %s", sqlite.Message(err))
+		return fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
 	}
 	defer conn.Close()
 	now := metrics.Format(time.Now())
 	return metrics.InTx(ctx, conn, func() error {
 		if _, err := conn.ExecContext(ctx, "DELETE FROM check_findings"); err != nil {
-			return fmt.Errorf("save check findings: %s", sqlite.Message(err))
+			return fmt.Errorf("save check findings: %w", sqlite.Wrap(err))
 		}
 		rows := make([][]any, len(findings))
 		for i, f := range findings {

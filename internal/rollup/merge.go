@@ -36,11 +36,22 @@ func (m *merge) exec(ctx context.Context, q string, args ...any) (int64, error) 
 	start := time.Now()
 	res, err := m.conn.ExecContext(ctx, q, args...)
 	if err != nil {
-		return 0, fmt.Errorf("%s", sqlite.Message(err))
+		return 0, sqlite.Wrap(err)
 	}
 	n, _ := res.RowsAffected()
-	m.log.Debug("merge step", "ms", time.Since(start).Milliseconds(), "rows", n, "sql", strings.Join(strings.Fields(q), " ")[:min(len(q), 90)])
+	if m.log.Enabled(ctx, slog.LevelDebug) {
+		m.log.Debug("merge step", "ms", time.Since(start).Milliseconds(), "rows", n, "sql", shorten(q, 90))
+	}
 	return n, nil
+}
+
+// shorten is sql on one line, at most n bytes.
+func shorten(sql string, n int) string {
+	s := strings.Join(strings.Fields(sql), " ")
+	if len(s) > n {
+		s = s[:n]
+	}
+	return s
 }
 
 func (m *merge) apply(ctx context.Context) (*Summary, error) {
@@ -251,7 +262,7 @@ func (m *merge) loadTemp(ctx context.Context, conn *sql.Conn, sum *Summary) erro
 func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string) (written int64, mergeErr error) {
 	exec := func(q string, args ...any) (int64, error) { return m.exec(ctx, q, args...) }
 	table := quoteIdent("rollup_" + q.Name)
-	staged := "s_" + q.Name
+	staged := "s_" + q.Name // stagingTable, unquoted for pragma_table_info
 	var cols []string
 	var from []string // staging schemas that hold this query's table
 	for _, s := range schemas {
@@ -346,7 +357,7 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 			err := m.conn.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM rollup_state s WHERE s.query = ?1
 				AND NOT EXISTS (SELECT 1 FROM temp.run_ok o WHERE o.query = ?1 AND o.tenant_id = s.tenant_id))`, q.Name).Scan(&all)
 			if err != nil {
-				return 0, fmt.Errorf("%s", sqlite.Message(err))
+				return 0, fmt.Errorf("%w", sqlite.Wrap(err))
 			}
 			del := "DELETE FROM " + table + " WHERE tenant_id IN " + okSet
 			args := []any{q.Name}
@@ -361,9 +372,9 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 			var n int64
 			var err error
 			if snapshot {
-				n, err = exec("INSERT INTO "+table+" (tenant_id, bucket, "+list+") SELECT tenant_id, ?, "+list+" FROM "+s+"."+quoteIdent(staged), bucket)
+				n, err = exec("INSERT INTO "+table+" (tenant_id, bucket, "+list+") SELECT tenant_id, ?, "+list+" FROM "+s+"."+stagingTable(q.Name), bucket)
 			} else {
-				n, err = exec("INSERT INTO " + table + " (tenant_id, " + list + ") SELECT tenant_id, " + list + " FROM " + s + "." + quoteIdent(staged))
+				n, err = exec("INSERT INTO " + table + " (tenant_id, " + list + ") SELECT tenant_id, " + list + " FROM " + s + "." + stagingTable(q.Name))
 			}
 			if err != nil {
 				return 0, err
@@ -374,15 +385,15 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 	if snapshot && len(m.plan.unchanged) > 0 {
 		// Unchanged tenants were not read: carry their latest rows into this
 		// bucket so the series stays continuous.
-		var quoted []string
+		var names, from []string
 		for _, c := range existing {
 			if c != "tenant_id" && c != "bucket" {
-				quoted = append(quoted, "r."+quoteIdent(c))
+				names = append(names, quoteIdent(c))
+				from = append(from, "r."+quoteIdent(c))
 			}
 		}
-		list := strings.Join(quoted, ", ")
-		n, err := exec(`INSERT INTO `+table+` (tenant_id, bucket, `+strings.ReplaceAll(list, "r.", "")+`)
-			SELECT r.tenant_id, ?1, `+list+` FROM `+table+` r
+		n, err := exec(`INSERT INTO `+table+` (tenant_id, bucket, `+strings.Join(names, ", ")+`)
+			SELECT r.tenant_id, ?1, `+strings.Join(from, ", ")+` FROM `+table+` r
 			JOIN temp.run_tenants u ON u.id = r.tenant_id AND u.plan = 'unchanged'
 			WHERE r.tenant_id NOT IN (SELECT tenant_id FROM temp.run_failures WHERE query = ?2)
 			  AND r.bucket = (SELECT max(bucket) FROM `+table+` x WHERE x.tenant_id = r.tenant_id AND x.bucket < ?1)
@@ -429,14 +440,14 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 func tableColumns(ctx context.Context, conn *sql.Conn, schema, table string) ([]string, error) {
 	rows, err := conn.QueryContext(ctx, "SELECT name FROM pragma_table_info(?, ?) ORDER BY cid", table, schema)
 	if err != nil {
-		return nil, fmt.Errorf("columns of %s.%s: %s", schema, table, sqlite.Message(err))
+		return nil, fmt.Errorf("columns of %s.%s: %w", schema, table, sqlite.Wrap(err))
 	}
 	defer rows.Close()
 	var cols []string
 	for rows.Next() {
 		var c string
 		if err := rows.Scan(&c); err != nil {
-			return nil, fmt.Errorf("columns of %s.%s: %s", schema, table, sqlite.Message(err))
+			return nil, fmt.Errorf("columns of %s.%s: %w", schema, table, sqlite.Wrap(err))
 		}
 		cols = append(cols, c)
 	}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -173,7 +174,16 @@ func stateHash(q *query.Query, at time.Time) string {
 // for its whole length; a second run gets an error wrapping
 // metrics.ErrRunInProgress. Tenant failures do not fail the run: they are
 // recorded in tenant_errors and counted in the summary.
-func Run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, opt Options) (*Summary, error) {
+//
+// A panic anywhere in the run (its goroutines included) is a recorded
+// failed run and an error, never a crash of the server or scheduler that
+// started it.
+func Run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, opt Options) (sum *Summary, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			sum, err = nil, panicError(r, opt.Log)
+		}
+	}()
 	start := time.Now()
 	now := time.Now
 	if opt.Now != nil {
@@ -197,12 +207,12 @@ func Run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, opt Options) 
 	}
 	conn, err := mdb.W.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("metrics DB: %s", sqlite.Message(err))
+		return nil, fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
 	}
 	defer conn.Close()
 	// Any run still marked running died without finishing: we hold the lock.
 	if _, err := conn.ExecContext(ctx, "UPDATE runs SET status = 'interrupted', finished_at = coalesce(finished_at, started_at) WHERE status = 'running'"); err != nil {
-		return nil, fmt.Errorf("metrics DB: %s", sqlite.Message(err))
+		return nil, fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
 	}
 	var names []string
 	for _, q := range queries {
@@ -216,17 +226,33 @@ func Run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, opt Options) 
 	res, err := conn.ExecContext(ctx, "INSERT INTO runs (job, started_at, status, queries, full, pid) VALUES (?, ?, 'running', ?, ?, ?)",
 		opt.Job, metrics.Format(startedAt), strings.Join(names, ","), opt.Full, os.Getpid())
 	if err != nil {
-		return nil, fmt.Errorf("metrics DB: %s", sqlite.Message(err))
+		return nil, fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
 	}
 	runID, _ := res.LastInsertId()
 	log = log.With("run", runID)
-	sum, err := run(ctx, cfg, mdb, conn, runID, queries, broken, startedAt, opt, log)
+	sum, err = func() (sum *Summary, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				sum, err = nil, panicError(r, log)
+			}
+		}()
+		return run(ctx, cfg, mdb, conn, runID, queries, broken, startedAt, opt, log)
+	}()
 	if err != nil {
 		status := "failed"
 		if ctx.Err() != nil {
 			status = "interrupted"
 		}
-		conn.ExecContext(context.WithoutCancel(ctx), "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ?", status, metrics.Format(now()), err.Error(), runID)
+		// The failure is recorded even when the clock is what broke.
+		finished := func() (t time.Time) {
+			defer func() {
+				if recover() != nil {
+					t = time.Now()
+				}
+			}()
+			return now()
+		}()
+		conn.ExecContext(context.WithoutCancel(ctx), "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ?", status, metrics.Format(finished), err.Error(), runID)
 		return nil, fmt.Errorf("run %d: %w", runID, err)
 	}
 	sum.RunID = runID
@@ -238,6 +264,21 @@ func Run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, opt Options) 
 	}
 	log.Info("run finished", "tenants", sum.Total, "read", sum.Read, "unchanged", sum.Unchanged, "failed", sum.Failed, "rows", sum.Rows, "seconds", sum.Duration.Seconds())
 	return sum, nil
+}
+
+// panicError turns a recovered panic into the run's error, logging where
+// it happened.
+func panicError(r any, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log.Error("run panicked", "panic", r, "stack", string(debug.Stack()))
+	return fmt.Errorf("internal error (a bug in attache, please report it with the log): %v", r)
+}
+
+// diskFull is the error that stops a run when a write found no space.
+func diskFull(path string, err error) error {
+	return fmt.Errorf("disk full: %s (free space there and run again; the previous run's results are intact): %w", path, err)
 }
 
 // plan is what a run will do with each tenant.
@@ -310,6 +351,9 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 	}
 	sum, err := m.apply(ctx)
 	if err != nil {
+		if sqlite.IsFull(err) {
+			return nil, diskFull(mdb.Path, err)
+		}
 		return nil, fmt.Errorf("merge into metrics DB: %w", err)
 	}
 	sum.Total = len(fleet)
@@ -336,6 +380,9 @@ func makeStaging(metricsPath string, runID int64) (string, error) {
 	}
 	dir := fmt.Sprintf("%s%d.%d", prefix, os.Getpid(), runID)
 	if err := os.Mkdir(dir, 0o700); err != nil {
+		if sqlite.IsFull(err) {
+			return "", diskFull(filepath.Dir(dir), err)
+		}
 		return "", fmt.Errorf("staging folder: %w", err)
 	}
 	return dir, nil
@@ -362,13 +409,13 @@ func makePlan(ctx context.Context, conn sqlite.Querier, fleet []tenant.Tenant, q
 	if !full {
 		rows, err := conn.QueryContext(ctx, "SELECT hex(tenant_id), query, fingerprint || '|' || sql_hash, coalesce(error, '') FROM rollup_state")
 		if err != nil {
-			return nil, fmt.Errorf("read rollup state: %s", sqlite.Message(err))
+			return nil, fmt.Errorf("read rollup state: %w", sqlite.Wrap(err))
 		}
 		for rows.Next() {
 			var h, q, fp, msg string
 			if err := rows.Scan(&h, &q, &fp, &msg); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("read rollup state: %s", sqlite.Message(err))
+				return nil, fmt.Errorf("read rollup state: %w", sqlite.Wrap(err))
 			}
 			id := unhex(h)
 			if state[id] == nil {
@@ -576,6 +623,10 @@ func (d *dispatcher) start() (*session, error) {
 	if err := proc.Call(&request{Init: &in}, &resp, time.Minute); err != nil {
 		return nil, err
 	}
+	if resp.Full != "" {
+		proc.Kill()
+		return nil, diskFull(resp.Full, errors.New(resp.Err))
+	}
 	if resp.Err != "" {
 		proc.Kill()
 		return nil, fmt.Errorf("worker: %s", resp.Err)
@@ -586,6 +637,14 @@ func (d *dispatcher) start() (*session, error) {
 
 func (d *dispatcher) work() {
 	var s *session
+	defer func() {
+		if r := recover(); r != nil {
+			if s != nil {
+				s.proc.Kill()
+			}
+			d.stop(panicError(r, d.log))
+		}
+	}()
 	for {
 		b := d.take()
 		if b == nil {
@@ -608,6 +667,12 @@ func (d *dispatcher) work() {
 		}
 		var resp response
 		err := s.proc.Call(&request{Batch: b}, &resp, d.timeout)
+		if err == nil && resp.Full != "" {
+			// No space: every retry would fail the same way, and slower.
+			s.proc.Kill()
+			d.stop(diskFull(resp.Full, errors.New(resp.Err)))
+			return
+		}
 		if err == nil && resp.Err != "" {
 			err = errors.New(resp.Err)
 			s.proc.Kill()
@@ -643,6 +708,17 @@ func (d *dispatcher) work() {
 		d.out.maxRSS = max(d.out.maxRSS, s.proc.MaxRSS())
 		d.mu.Unlock()
 	}
+}
+
+// stop ends the dispatch at once with err; batches in flight are dropped.
+func (d *dispatcher) stop(err error) {
+	d.mu.Lock()
+	if d.fatal == nil {
+		d.fatal = err
+	}
+	d.inflight--
+	d.cond.Broadcast()
+	d.mu.Unlock()
 }
 
 // lost handles a worker that died on batch b.

@@ -3,6 +3,7 @@ package rollup
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -275,5 +276,59 @@ func TestSyntaxErrorCostsOnlyItsQuery(t *testing.T) {
 	rep, err := Check(t.Context(), e.cfg, e.mdb, qs, broken, nil, nil)
 	if err != nil || len(rep.Queries) != 1 || len(rep.Broken) != 2 {
 		t.Fatalf("check: %+v, %v; want 1 ok and 2 broken", rep, err)
+	}
+}
+
+// Issue 9 point 6: a column named user.count survives carrying forward,
+// and the merge's debug log works on any statement.
+func TestDottedColumnIsCarriedForward(t *testing.T) {
+	e := setup(t, map[string]string{"dotted": `SELECT count(*) AS "user.count", 7 AS "r.x" FROM tenant.todos`})
+	todoTenant(t, e.dir, "a", 3)
+	debug := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	day := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+	e.run(t, Options{Now: func() time.Time { return day }, Log: debug})
+	sum := e.run(t, Options{Now: func() time.Time { return day.Add(24 * time.Hour) }, Log: debug})
+	if sum.Unchanged != 1 {
+		t.Fatalf("second run %+v: want the tenant carried", sum)
+	}
+	got := e.rows(t, `SELECT bucket, "user.count", "r.x" FROM rollup_dotted ORDER BY bucket`)
+	want := [][]any{{"2026-06-01", int64(3), int64(7)}, {"2026-06-02", int64(3), int64(7)}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("rows %v, want %v", got, want)
+	}
+	if got := shorten("SELECT\n\n\n      1   FROM    x", 90); got != "SELECT 1 FROM x" {
+		t.Fatalf("shorten = %q", got)
+	}
+}
+
+// Issue 9 point 6: a panic anywhere in a run, in its own goroutine or in a
+// dispatcher goroutine, is a recorded failed run, never a crash.
+func TestPanicInARunIsAFailedRun(t *testing.T) {
+	e := setup(t, map[string]string{"todo_counts": todoCounts})
+	for i := 0; i < 3; i++ {
+		todoTenant(t, e.dir, fmt.Sprintf("t%d", i), i)
+	}
+	calls := 0
+	for name, opt := range map[string]Options{
+		"dispatcher goroutine": {Full: true, Progress: func(int, int) { panic("progress broke") }},
+		"run goroutine": {Full: true, Now: func() time.Time {
+			if calls++; calls > 1 {
+				panic("clock broke")
+			}
+			return time.Now()
+		}},
+	} {
+		_, err := Run(t.Context(), e.cfg, e.mdb, opt)
+		if err == nil || !strings.Contains(err.Error(), "internal error") {
+			t.Fatalf("%s: error %v, want the panic as an internal error", name, err)
+		}
+		got := e.rows(t, "SELECT status, error LIKE '%internal error%broke%' FROM runs ORDER BY id DESC LIMIT 1")
+		if !reflect.DeepEqual(got, [][]any{{"failed", int64(1)}}) {
+			t.Fatalf("%s: last run %v, want failed with the panic", name, got)
+		}
+	}
+	// The lock was released and a normal run works.
+	if sum := e.run(t, Options{}); sum.Read != 3 {
+		t.Fatalf("run after panics: %+v", sum)
 	}
 }

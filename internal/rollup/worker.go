@@ -52,6 +52,8 @@ type response struct {
 	// checks the staging file holds exactly what its worker reported.
 	Staged map[string]int64
 	OK     int64
+	// Full names the file that found no space; the run stops at once.
+	Full string
 }
 
 type failure struct {
@@ -73,6 +75,7 @@ type batchWorker struct {
 	db      *sql.DB
 	conn    *sql.Conn
 	check   bool
+	staging string
 	queries []preparedQuery
 	created map[string]bool // staging tables made so far
 }
@@ -94,7 +97,11 @@ func (w *batchWorker) handle(req *request) *response {
 	ctx := context.Background()
 	if req.Init != nil {
 		if err := w.init(ctx, req.Init); err != nil {
-			return &response{Err: err.Error()}
+			resp := &response{Err: err.Error()}
+			if sqlite.IsFull(err) {
+				resp.Full = req.Init.Staging
+			}
+			return resp
 		}
 		return &response{}
 	}
@@ -122,13 +129,13 @@ func (w *batchWorker) init(ctx context.Context, in *initRequest) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		db.Close()
-		return fmt.Errorf("staging: %s", sqlite.Message(err))
+		return fmt.Errorf("staging: %w", sqlite.Wrap(err))
 	}
-	w.db, w.conn, w.check = db, conn, in.Check
+	w.db, w.conn, w.check, w.staging = db, conn, in.Check, in.Staging
 	w.created = map[string]bool{}
 	if !in.Check {
 		if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS s__ok (tenant_id TEXT NOT NULL, query TEXT NOT NULL)`); err != nil {
-			return fmt.Errorf("staging: %s", sqlite.Message(err))
+			return fmt.Errorf("staging: %w", sqlite.Wrap(err))
 		}
 	}
 	for _, q := range in.Queries {
@@ -139,7 +146,7 @@ func (w *batchWorker) init(ctx context.Context, in *initRequest) error {
 				return fmt.Errorf("query %s: %w", q.Name, err)
 			}
 			if _, err := conn.ExecContext(ctx, "CREATE TEMP VIEW "+pq.view(i)+" AS "+s); err != nil {
-				return fmt.Errorf("query %s: %s", q.Name, sqlite.Message(err))
+				return fmt.Errorf("query %s: %w", q.Name, sqlite.Wrap(err))
 			}
 		}
 		w.queries = append(w.queries, pq)
@@ -188,7 +195,10 @@ func (w *batchWorker) batch(ctx context.Context, tenants []batchTenant) *respons
 		if len(arms) == 0 {
 			break
 		}
-		fails, n := w.runQuery(ctx, q, arms)
+		fails, n, err := w.runQuery(ctx, q, arms)
+		if err != nil {
+			return &response{Err: err.Error(), Full: w.staging}
+		}
 		resp.Failures = append(resp.Failures, fails...)
 		resp.Staged[q.name] += n
 		failed := map[string]bool{}
@@ -206,7 +216,11 @@ func (w *batchWorker) batch(ctx context.Context, tenants []batchTenant) *respons
 		// merge, in one statement per batch.
 		stmt := "INSERT INTO s__ok (tenant_id, query) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?),", len(okArgs)/2), ",")
 		if _, err := w.conn.ExecContext(ctx, stmt, okArgs...); err != nil {
-			return &response{Err: "staging: " + sqlite.Message(err)}
+			resp := &response{Err: "staging: " + sqlite.Message(err)}
+			if sqlite.IsFull(sqlite.Wrap(err)) {
+				resp.Full = w.staging
+			}
+			return resp
 		}
 		resp.OK = int64(len(okArgs) / 2)
 	}
@@ -216,20 +230,27 @@ func (w *batchWorker) batch(ctx context.Context, tenants []batchTenant) *respons
 // runQuery runs q over all arms in one UNION ALL statement; when that fails
 // it isolates the culprits by running each tenant alone, so one broken
 // tenant never costs the others their rows. It returns the failures and
-// how many rows it staged.
-func (w *batchWorker) runQuery(ctx context.Context, q preparedQuery, arms []arm) ([]failure, int64) {
+// how many rows it staged; an error only when the staging file is full,
+// which no tenant is to blame for.
+func (w *batchWorker) runQuery(ctx context.Context, q preparedQuery, arms []arm) ([]failure, int64, error) {
 	if !w.check && !w.created[q.name] {
 		if err := w.createStaging(ctx, q, arms); err != nil {
+			if sqlite.IsFull(err) {
+				return nil, 0, err
+			}
 			var fails []failure
 			for _, a := range arms {
 				fails = append(fails, failure{Tenant: a.t.ID, Query: q.name, Error: err.Error()})
 			}
-			return fails, 0
+			return fails, 0, nil
 		}
 	}
 	n, err := w.exec(ctx, q, arms)
 	if err == nil {
-		return nil, n
+		return nil, n, nil
+	}
+	if err := sqlite.Wrap(err); sqlite.IsFull(err) {
+		return nil, 0, err
 	}
 	if len(arms) > 1 && !w.check {
 		// A statement that failed part-way may have left rows behind.
@@ -240,6 +261,9 @@ func (w *batchWorker) runQuery(ctx context.Context, q preparedQuery, arms []arm)
 	for _, a := range arms {
 		one := []arm{a}
 		n, err := w.exec(ctx, q, one)
+		if err := sqlite.Wrap(err); sqlite.IsFull(err) {
+			return nil, 0, err
+		}
 		if err != nil {
 			if !w.check {
 				w.deleteStaged(ctx, q, one)
@@ -249,7 +273,7 @@ func (w *batchWorker) runQuery(ctx context.Context, q preparedQuery, arms []arm)
 		}
 		staged += n
 	}
-	return fails, staged
+	return fails, staged, nil
 }
 
 // createStaging makes the staging table of q with the query's own result
@@ -287,9 +311,9 @@ func (w *batchWorker) createStaging(ctx context.Context, q preparedQuery, arms [
 		seen[lc] = true
 		quoted = append(quoted, quoteIdent(c))
 	}
-	stmt := "CREATE TABLE " + quoteIdent("s_"+q.name) + " (" + strings.Join(quoted, ", ") + ")"
+	stmt := "CREATE TABLE " + stagingTable(q.name) + " (" + strings.Join(quoted, ", ") + ")"
 	if _, err := w.conn.ExecContext(ctx, stmt); err != nil {
-		return fmt.Errorf("query %s: staging table: %s", q.name, sqlite.Message(err))
+		return fmt.Errorf("query %s: staging table: %w", q.name, sqlite.Wrap(err))
 	}
 	w.created[q.name] = true
 	return nil
@@ -304,7 +328,7 @@ func (w *batchWorker) exec(ctx context.Context, q preparedQuery, arms []arm) (in
 	if w.check {
 		b.WriteString("EXPLAIN ")
 	} else {
-		b.WriteString("INSERT INTO " + quoteIdent("s_"+q.name) + " ")
+		b.WriteString("INSERT INTO " + stagingTable(q.name) + " ")
 	}
 	for i, a := range arms {
 		if i > 0 {
@@ -336,7 +360,7 @@ func (w *batchWorker) deleteStaged(ctx context.Context, q preparedQuery, arms []
 	for i, a := range arms {
 		args[i] = a.t.ID
 	}
-	w.conn.ExecContext(ctx, "DELETE FROM "+quoteIdent("s_"+q.name)+" WHERE tenant_id IN ("+ph+")", args...)
+	w.conn.ExecContext(ctx, "DELETE FROM "+stagingTable(q.name)+" WHERE tenant_id IN ("+ph+")", args...)
 }
 
 // tenantMessage is the database's own message, with the slot schema we

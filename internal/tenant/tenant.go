@@ -91,7 +91,7 @@ func fromCatalog(ctx context.Context, c config.Catalog) ([]Tenant, error) {
 	}
 	defer conn.Close()
 	if _, err := conn.ExecContext(ctx, "ATTACH ? AS catalog", sqlite.ReadOnlyURI(c.DB)); err != nil {
-		return nil, fmt.Errorf("tenants.catalog.db %s: %s", c.DB, sqlite.Message(err))
+		return nil, fmt.Errorf("tenants.catalog.db %s: %w", c.DB, sqlite.Wrap(err))
 	}
 	res, err := sqlite.Query(ctx, conn, strings.TrimRight(strings.TrimSpace(c.Query), ";"), 0)
 	if err != nil {
