@@ -72,6 +72,7 @@ type share struct {
 
 	Views    int64
 	LastView *time.Time
+	LastDay  string // the last day the link works, in the dashboard's time zone
 }
 
 func (sh *share) Protected() bool { return sh.PasswordHash != "" }
@@ -189,6 +190,7 @@ func (s *Server) renderShares(c echo.Context, code int, v sharesView) error {
 	}
 	rows.Close()
 	for _, sh := range v.Shares {
+		sh.LastDay = s.expiry(sh)
 		var last sql.NullString
 		if err := s.mdb.R.QueryRowContext(ctx, "SELECT count(*), max(at) FROM audit WHERE actor = ? AND action = ? AND ok = 1",
 			shareActor(sh.ID), audit.ShareUse).Scan(&sh.Views, &last); err != nil {
