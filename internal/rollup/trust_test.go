@@ -332,3 +332,40 @@ func TestPanicInARunIsAFailedRun(t *testing.T) {
 		t.Fatalf("run after panics: %+v", sum)
 	}
 }
+
+// Issue 9 point 3: the shipped queries compare instants, not text, at the
+// edge where a positive offset moves a time into the previous UTC day.
+func TestShippedQueriesCompareInstants(t *testing.T) {
+	src := func(name string) string {
+		b, err := os.ReadFile(filepath.Join("..", "..", "queries", name+".sql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	e := setup(t, map[string]string{"engagement": src("engagement"), "tenant_profile": src("tenant_profile")})
+	// Now is 2026-06-17 12:00 UTC. The run's clock is SQLite's own, so the
+	// rows are placed relative to 'now' in SQL.
+	makeTenant(t, filepath.Join(e.dir, "a.db"),
+		"CREATE TABLE tenant.meta (key TEXT PRIMARY KEY, value TEXT)",
+		"CREATE TABLE tenant.members (id INTEGER PRIMARY KEY)",
+		"CREATE TABLE tenant.activity (id INTEGER PRIMARY KEY, member_id INTEGER, kind TEXT, at TEXT)",
+		"CREATE INDEX tenant.activity_at ON activity(at)",
+		// 7 days and 1 hour ago in UTC, written with +02:00: as text it
+		// looks 7 days minus 1 hour ago, inside the window.
+		"INSERT INTO tenant.activity (member_id, kind, at) VALUES (1, 'x', strftime('%Y-%m-%dT%H:%M:%S+02:00', 'now', '-7 days', '-1 hours', '+2 hours'))",
+		// 6 days ago, in UTC: inside.
+		"INSERT INTO tenant.activity (member_id, kind, at) VALUES (2, 'x', datetime('now', '-6 days'))",
+		// The latest instant, 1 hour ago, written with -05:00 (text earlier).
+		"INSERT INTO tenant.activity (member_id, kind, at) VALUES (3, 'x', strftime('%Y-%m-%dT%H:%M:%S-05:00', 'now', '-1 hours', '-5 hours'))",
+		// 2 hours ago in UTC, written with +09:00: the text max, not the latest.
+		"INSERT INTO tenant.activity (member_id, kind, at) VALUES (4, 'x', strftime('%Y-%m-%dT%H:%M:%S+09:00', 'now', '-2 hours', '+9 hours'))",
+	)
+	e.run(t, Options{})
+	if got := e.rows(t, "SELECT events_7d, active_members_7d FROM rollup_engagement"); !reflect.DeepEqual(got, [][]any{{int64(3), int64(3)}}) {
+		t.Fatalf("engagement 7d = %v, want 3 events by members 2, 3, 4 (member 1's event is 7 days and 1 hour ago)", got)
+	}
+	if got := e.rows(t, "SELECT last_activity_at LIKE '%-05:00', first_activity_at LIKE '%+02:00' FROM rollup_tenant_profile"); !reflect.DeepEqual(got, [][]any{{int64(1), int64(1)}}) {
+		t.Fatalf("profile = %v, want the latest instant (-05:00) and the earliest (+02:00)", got)
+	}
+}
