@@ -77,3 +77,22 @@ func sorted(rows [][]any) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestLargeTenantReadThroughMmap reads a tenant above mmapMin (which the
+// worker maps) beside a small one (read with read calls), in one batch.
+func TestLargeTenantReadThroughMmap(t *testing.T) {
+	e := setup(t, map[string]string{"todo_counts": todoCounts})
+	todoTenant(t, e.dir, "small", 3)
+	todoTenant(t, e.dir, "large", 5)
+	makeTenant(t, filepath.Join(e.dir, "large.db"), "CREATE TABLE tenant.files (data BLOB)",
+		fmt.Sprintf("INSERT INTO tenant.files VALUES (zeroblob(%d))", mmapMin+(1<<20)))
+	sum := e.run(t, Options{})
+	if sum.OK != 2 {
+		t.Fatalf("summary = %+v, want 2 tenants ok", sum)
+	}
+	got := e.rows(t, "SELECT tenant_id, todos, done FROM rollup_todo_counts ORDER BY tenant_id")
+	want := [][]any{{"large", int64(5), int64(2)}, {"small", int64(3), int64(1)}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("rows = %v, want %v", got, want)
+	}
+}

@@ -499,7 +499,7 @@ func dispatch(ctx context.Context, cfg *config.Config, queries []*query.Query, t
 		end := min(i+cfg.BatchSize, len(tenants))
 		b := make([]batchTenant, 0, end-i)
 		for _, t := range tenants[i:end] {
-			b = append(b, batchTenant{ID: t.ID, Path: t.Path})
+			b = append(b, batchTenant{ID: t.ID, Path: t.Path, Size: t.Size})
 		}
 		batches = append(batches, b)
 	}
