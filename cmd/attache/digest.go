@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/attache/attache/internal/audit"
 	"github.com/attache/attache/internal/human"
 
 	"github.com/attache/attache/internal/digest"
@@ -103,6 +104,7 @@ func runDigest(ctx context.Context, env *Env, args []string) error {
 	}
 
 	res, err := digest.Send(ctx, cfg, d, deps)
+	recordCLI(ctx, env, mdb.W, audit.Entry{Action: audit.Digest, Target: d.Name, Detail: "to " + strings.Join(d.To, ", "), Failed: err != nil})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/attache/attache/internal/audit"
 	"github.com/attache/attache/internal/human"
 
 	"github.com/attache/attache/internal/export"
@@ -103,6 +104,11 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	} else {
 		err = writeFileAtomic(file, write)
 	}
+	target := rep.Name + ".xlsx"
+	if panel != nil {
+		target = rep.Name + "/" + panel.ID + ".csv"
+	}
+	recordCLI(ctx, env, mdb.W, audit.Entry{Action: audit.Export, Target: target, Detail: "to " + file, Failed: err != nil})
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,10 @@ import (
 	"io"
 	"math"
 	"text/tabwriter"
+	"time"
 
+	"github.com/attache/attache/internal/audit"
+	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/report"
 	"github.com/attache/attache/internal/rollup"
 	"github.com/attache/attache/internal/sandbox"
@@ -46,6 +49,19 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 	defer sb.Close()
 	sb.Memory, sb.MaxBytes = int64(cfg.SandboxMemMB)<<20, int64(cfg.ResultMaxMB)<<20
 	res, err := rollup.Adhoc(ctx, cfg, sb, fs.Arg(0), tenants, *limit)
+	// Who read customer data from the shell is audited like the query page.
+	e := audit.Entry{Action: audit.Query, Target: "attache query", Detail: fs.Arg(0), Tenants: audit.TenantList(tenants)}
+	if err != nil {
+		e.Failed, e.Detail = true, e.Detail+"\n-- not answered: "+err.Error()
+	} else {
+		e.Rows = int64(len(res.Rows))
+	}
+	if mdb, merr := metrics.Open(ctx, cfg.Metrics, max(cfg.BusyTimeout.D(), 30*time.Second)); merr != nil {
+		fmt.Fprintf(env.Stderr, "warning: not recorded in the audit log: %v\n", merr)
+	} else {
+		recordCLI(ctx, env, mdb.W, e)
+		mdb.Close()
+	}
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/attache/attache/internal/audit"
 	"github.com/attache/attache/internal/human"
 
 	"github.com/attache/attache/internal/metrics"
@@ -32,6 +33,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer mdb.Close()
+	recordCLI(ctx, env, mdb.W, audit.Entry{Action: audit.Run, Target: "cli", Detail: fmt.Sprintf("full=%v queries=%v", *full, names)})
 	bar := newProgress(env, "tenants")
 	sum, err := rollup.Run(ctx, cfg, mdb, rollup.Options{Queries: names, Full: *full, Progress: bar.update, Log: env.Log()})
 	bar.done()

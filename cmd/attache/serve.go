@@ -137,6 +137,10 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		Metrics: mdb, Journal: journal, Log: log,
 		Send: func(ctx context.Context, d config.Digest) error {
 			_, err := digest.Send(ctx, cfg, d, digestDeps)
+			if aerr := audit.Record(ctx, auditDB, audit.Entry{Actor: audit.ActorSchedule, Action: audit.Digest, Target: d.Name,
+				Detail: "to " + strings.Join(d.To, ", "), Failed: err != nil}); aerr != nil {
+				log.Error("audit entry not recorded", "action", audit.Digest, "err", aerr)
+			}
 			return err
 		},
 	})

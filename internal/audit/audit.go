@@ -19,11 +19,12 @@ const (
 	SignIn        = "signin"
 	SignInFailed  = "signin.failed"
 	SignOut       = "signout"
-	SignOutAll    = "signout.all" // every session of a user revoked
-	Query         = "query"       // ad-hoc SQL: the dashboard's /query or `attache query`
-	Export        = "export"      // a workbook or CSV downloaded or written
-	Run           = "run"         // a rollup run started
-	Digest        = "digest"      // a digest sent
+	SignOutAll    = "signout.all"    // every session of a user revoked
+	Query         = "query"          // ad-hoc SQL: the dashboard's /query or `attache query`
+	Export        = "export"         // a workbook or CSV downloaded or written
+	Run           = "run"            // a rollup run started
+	Digest        = "digest"         // a digest sent
+	DigestRequest = "digest.request" // an admin asked for a digest to go out now
 	ShareCreate   = "share.create"
 	ShareUse      = "share.use"
 	ShareRevoke   = "share.revoke"
@@ -70,6 +71,9 @@ func Record(ctx context.Context, db *sql.DB, e Entry) error {
 	if len(e.Detail) > maxDetail {
 		e.Detail = e.Detail[:maxDetail] + "… (truncated)"
 	}
+	if len(e.Actor) > 200 { // a name typed at sign-in
+		e.Actor = e.Actor[:200] + "…"
+	}
 	if len(e.Tenants) > maxDetail {
 		e.Tenants = e.Tenants[:maxDetail] + "… (truncated)"
 	}
@@ -83,6 +87,14 @@ func Record(ctx context.Context, db *sql.DB, e Entry) error {
 		return fmt.Errorf("audit %s by %s: %s", e.Action, e.Actor, sqlite.Message(err))
 	}
 	return nil
+}
+
+// TenantList names the tenants an action read: "all" for none named.
+func TenantList(ids []string) string {
+	if len(ids) == 0 {
+		return "all"
+	}
+	return strings.Join(ids, ",")
 }
 
 // Filter selects entries for List.

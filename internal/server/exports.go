@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/attache/attache/internal/audit"
 	"github.com/attache/attache/internal/export"
 	"github.com/attache/attache/internal/report"
 )
@@ -19,7 +20,9 @@ func (s *Server) workbook(c echo.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return s.sendWorkbook(c, rep, s.audience(currentUser(c)))
+	err = s.sendWorkbook(c, rep, s.audience(currentUser(c)))
+	s.record(c, audit.Entry{Action: audit.Export, Target: rep.Name + ".xlsx", Failed: err != nil})
+	return err
 }
 
 // sendWorkbook writes rep's workbook as audience a sees it.
@@ -64,7 +67,9 @@ func (s *Server) panelCSV(c echo.Context) error {
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": rep.Name + "-" + p.ID + ".csv"}))
-	if err := export.CSV(c.Response(), s.exports.For(s.audience(currentUser(c))), p); err != nil {
+	err = export.CSV(c.Response(), s.exports.For(s.audience(currentUser(c))), p)
+	s.record(c, audit.Entry{Action: audit.Export, Target: rep.Name + "/" + p.ID + ".csv", Failed: err != nil})
+	if err != nil {
 		if why, ok := report.Withheld(err); ok && !c.Response().Committed {
 			c.Response().Header().Del(echo.HeaderContentDisposition)
 			return echo.NewHTTPError(http.StatusForbidden, "This panel is not shown to you: "+why+".")

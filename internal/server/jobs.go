@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/attache/attache/internal/audit"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/schedule"
 )
@@ -79,6 +80,11 @@ func (s *Server) runNow(c echo.Context, name string) error {
 		return echo.NewHTTPError(http.StatusConflict, strings.TrimPrefix(err.Error(), "schedule: "))
 	default:
 		log.Info("started from the dashboard")
+		action := audit.Run
+		if kind == metrics.KindDigest {
+			action = audit.DigestRequest
+		}
+		s.record(c, audit.Entry{Action: action, Target: name, Detail: "from the dashboard"})
 	}
 	return c.Redirect(http.StatusSeeOther, "/runs?notice="+notice)
 }

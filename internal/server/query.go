@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/attache/attache/internal/audit"
 	"github.com/attache/attache/internal/export"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/query"
@@ -127,7 +128,18 @@ func (s *Server) queryCSV(c echo.Context) error {
 // adhocQuery checks and runs an ad-hoc query. Its errors are the user's to
 // read (bad SQL, a tenant that is not in the fleet, busy, too slow), with the
 // status to answer them with; code 0 would be a server failure.
-func (s *Server) adhocQuery(c echo.Context, sqlText, tenants string) (*rollup.AdhocResult, int, error) {
+func (s *Server) adhocQuery(c echo.Context, sqlText, tenants string) (res *rollup.AdhocResult, code int, err error) {
+	// Every query asked for is audited, refused ones too: who, the SQL,
+	// which tenants, how many rows came back.
+	defer func() {
+		e := audit.Entry{Action: audit.Query, Target: c.Path(), Detail: sqlText, Tenants: audit.TenantList(splitIDs(tenants))}
+		if err != nil {
+			e.Failed, e.Detail = true, sqlText+"\n-- not answered: "+err.Error()
+		} else {
+			e.Rows = int64(len(res.Rows))
+		}
+		s.record(c, e)
+	}()
 	if sqlText == "" {
 		return nil, http.StatusBadRequest, errors.New("Write a query first.")
 	}

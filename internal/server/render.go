@@ -14,7 +14,7 @@ import (
 
 // pageNames are the templates under web/templates, each rendered inside layout.html.
 func pageNames() []string {
-	return []string{"overview", "report", "tenants", "tenant", "runs", "run", "digest", "query", "login", "error", "shares", "share", "share_login"}
+	return []string{"overview", "report", "tenants", "tenant", "runs", "run", "digest", "query", "login", "error", "shares", "share", "share_login", "audit"}
 }
 
 // views holds one parsed template set per page.

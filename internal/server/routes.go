@@ -57,5 +57,7 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/query", admin, s.queryPage},
 		{http.MethodPost, "/query", admin, s.queryRun},
 		{http.MethodPost, "/query.csv", admin, s.queryCSV},
+		{http.MethodGet, "/audit", admin, s.auditList},
+		{http.MethodGet, "/audit.csv", admin, s.auditCSV},
 	}
 }

@@ -2,12 +2,14 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/attache/attache/internal/audit"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/rollup"
 	"github.com/attache/attache/internal/schedule"
@@ -126,6 +128,7 @@ func (s *Server) runStart(c echo.Context) error {
 		done <- err
 	}()
 	log.Info("run started from the dashboard")
+	s.record(c, audit.Entry{Action: audit.Run, Target: opt.Job, Detail: fmt.Sprintf("full=%v queries=%v", opt.Full, opt.Queries)})
 	notice := "started"
 	select {
 	case err := <-done:

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,7 +22,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/attache/attache/internal/audit"
 	"github.com/attache/attache/internal/config"
+	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/rollup"
 	"github.com/attache/attache/internal/sandbox"
 )
 
@@ -821,4 +825,105 @@ func rss() int64 {
 		}
 	}
 	return 0
+}
+
+// The audit trail records each audited action with who, what and from
+// where; admins read it at /audit and download it, viewers cannot.
+func TestAuditTrailOfEveryAction(t *testing.T) {
+	fx := sharedFixture(t)
+	var since int64
+	fx.mdb.R.QueryRow("SELECT coalesce(max(id), 0) FROM audit").Scan(&since)
+	s := newServerDeps(t, fx, nil, func(_ *config.Config, d *Deps) {
+		d.StartRun = func(context.Context, rollup.Options) (*rollup.Summary, error) { return &rollup.Summary{}, nil }
+	})
+	base := live(t, s)
+	b := newBrowser(t, base)
+	b.post("/login", url.Values{"name": {"fay"}, "password": {"wrong"}})
+	b.signIn("fay", fayPW)
+	all, err := fx.mdb.Tenants(t.Context(), "id", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []metrics.TenantRow
+	for _, tr := range all {
+		if !strings.ContainsAny(tr.ID, "<,") {
+			ts = append(ts, tr)
+		}
+	}
+	b.post("/query", url.Values{"sql": {"SELECT count(*) AS todos FROM tenant.todos"}})
+	b.post("/query", url.Values{"sql": {"SELECT count(*) AS todos FROM tenant.todos"}, "tenants": {ts[0].ID + "," + ts[1].ID}})
+	b.post("/query.csv", url.Values{"sql": {"DELETE FROM tenant.todos"}})
+	b.get("/reports/growth.xlsx")
+	b.get("/reports/fleet/" + fx.reports[0].Panels[0].ID + ".csv")
+	b.post("/runs", url.Values{"full": {"1"}})
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/reports/fleet", nil)
+	req.SetBasicAuth("ana", "nope")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	b.post("/logout", url.Values{})
+
+	entries, err := audit.List(t.Context(), fx.mdb.R, audit.Filter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		if e.ID <= since {
+			continue
+		}
+		if e.Remote != "127.0.0.1" {
+			t.Errorf("entry %s without the client's address: %q", e.Action, e.Remote)
+		}
+		ok := "ok"
+		if e.Failed {
+			ok = "failed"
+		}
+		got = append(got, fmt.Sprintf("%s %s %s %s tenants=%s rows=%d %s", e.Actor, e.Action, e.Target, strings.SplitN(e.Detail, "\n", 2)[0], e.Tenants, e.Rows, ok))
+	}
+	want := []string{
+		"fay signin.failed  form tenants= rows=0 failed",
+		"fay signin  form tenants= rows=0 ok",
+		"fay query /query SELECT count(*) AS todos FROM tenant.todos tenants=all rows=12 ok",
+		"fay query /query SELECT count(*) AS todos FROM tenant.todos tenants=" + ts[0].ID + "," + ts[1].ID + " rows=2 ok",
+		"fay query /query.csv DELETE FROM tenant.todos tenants=all rows=0 failed",
+		"fay export growth.xlsx  tenants= rows=0 ok",
+		"fay export fleet/" + fx.reports[0].Panels[0].ID + ".csv  tenants= rows=0 ok",
+		"fay run dashboard full=true queries=[] tenants= rows=0 ok",
+		"ana signin.failed  HTTP Basic tenants= rows=0 failed",
+		"fay signout   tenants= rows=0 ok",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit trail:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// Admins read it and download it; the download is audited too.
+	b.signIn("fay", fayPW)
+	resp, err := b.hc.Get(base + "/audit?action=query")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "DELETE FROM tenant.todos") || strings.Contains(string(page), "signin.failed") {
+		t.Errorf("/audit?action=query: %d\n%.3000s", resp.StatusCode, page)
+	}
+	resp, err = b.hc.Get(base + "/audit.csv?actor=fay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(resp.Body).ReadAll()
+	resp.Body.Close()
+	if err != nil || len(recs) < 10 || strings.Join(recs[0], ",") != "id,at,actor,action,target,detail,tenants,rows,remote,ok" {
+		t.Fatalf("/audit.csv: %v %q", err, recs)
+	}
+	if last, _ := audit.List(t.Context(), fx.mdb.R, audit.Filter{Limit: 1}); len(last) != 1 || last[0].Action != audit.AuditExport {
+		t.Errorf("downloading the audit log is not audited: %+v", last)
+	}
+	viewer := newBrowser(t, base)
+	viewer.signIn("ana", anaPW)
+	if r := viewer.get("/audit"); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a viewer on /audit: %d", r.StatusCode)
+	}
 }

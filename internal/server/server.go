@@ -197,6 +197,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// No WriteTimeout: large exports stream for longer than any page.
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	go s.pruneAudit(ctx)
 	s.log.Info("dashboard listening", "url", "http://"+ln.Addr().String(), "sign_in", !s.open)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
