@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"time"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
@@ -50,11 +51,17 @@ func chartOptions(d *report.Data) (map[string]any, error) {
 		pie.SetGlobalOptions(init,
 			charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item"}),
 			charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Type: "scroll", Orient: "vertical", Right: "0", Top: "middle"}))
-		pie.AddSeries(p.Y[0], pieData(d, xi, ys[0]),
-			charts.WithPieChartOpts(opts.PieChart{Radius: []string{"42%", "72%"}, Center: []string{"38%", "50%"}}),
-			charts.WithLabelOpts(opts.Label{Show: opts.Bool(false)}),
+		// Each slice says its share on the chart; the legend and tooltip
+		// give name, value and share.
+		pie.AddSeries(p.Label(p.Y[0]), pieData(d, xi, ys[0]),
+			charts.WithPieChartOpts(opts.PieChart{Radius: []string{"38%", "66%"}, Center: []string{"36%", "50%"}}),
+			charts.WithLabelOpts(opts.Label{Show: opts.Bool(true), Formatter: "{d}%", Position: "inside", Color: "#fff"}),
 			charts.WithItemStyleOpts(opts.ItemStyle{BorderColor: "#fff", BorderWidth: 2}))
 		obj = pie.JSON()
+		if tt, ok := obj["tooltip"].(opts.Tooltip); ok {
+			tt.Formatter = "{b}: {c} ({d}%)"
+			obj["tooltip"] = tt
+		}
 	case report.ChartBar:
 		bar := charts.NewBar()
 		bar.SetGlobalOptions(init, charts.WithTooltipOpts(tooltip), charts.WithLegendOpts(legend), charts.WithGridOpts(grid),
@@ -66,7 +73,7 @@ func chartOptions(d *report.Data) (map[string]any, error) {
 			if p.Stacked {
 				so = append(so, charts.WithBarChartOpts(opts.BarChart{Stack: "total"}))
 			}
-			bar.AddSeries(p.Y[i], barData(d, yi), so...)
+			bar.AddSeries(p.Label(p.Y[i]), barData(d, yi), so...)
 		}
 		bar.Validate()
 		obj = bar.JSON()
@@ -76,10 +83,17 @@ func chartOptions(d *report.Data) (map[string]any, error) {
 			charts.WithXAxisOpts(opts.XAxis{Type: "category", AxisLabel: xLabels()}),
 			charts.WithYAxisOpts(yAxis(p)))
 		line.SetXAxis(labels(d, xi))
+		// A daily series swings with the week (weekdays busy, weekends
+		// quiet): a 7-day average beside it shows the trend. Both are in
+		// the legend, so either can be hidden.
+		smooth := daily(d, xi) && len(d.Rows) >= 2*week && !p.Stacked
 		for i, yi := range ys {
 			so := []charts.SeriesOpts{
 				charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(len(d.Rows) <= 31)}),
 				charts.WithLineStyleOpts(opts.LineStyle{Width: 2}),
+			}
+			if smooth {
+				so[1] = charts.WithLineStyleOpts(opts.LineStyle{Width: 1, Opacity: opts.Float(0.45)})
 			}
 			if p.Chart == report.ChartArea {
 				so = append(so, charts.WithAreaStyleOpts(opts.AreaStyle{Opacity: opts.Float(0.18)}))
@@ -87,7 +101,17 @@ func chartOptions(d *report.Data) (map[string]any, error) {
 					so = append(so, charts.WithLineChartOpts(opts.LineChart{Stack: "total"}))
 				}
 			}
-			line.AddSeries(p.Y[i], lineData(d, yi), so...)
+			line.AddSeries(p.Label(p.Y[i]), lineData(d, yi), so...)
+			if smooth {
+				line.AddSeries(p.Label(p.Y[i])+", 7-day average", averageData(d, yi),
+					charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)}),
+					charts.WithLineStyleOpts(opts.LineStyle{Width: 2.5}))
+			}
+		}
+		if smooth {
+			legend.Show = opts.Bool(true)
+			grid.Top = "36"
+			line.SetGlobalOptions(charts.WithLegendOpts(legend), charts.WithGridOpts(grid))
 		}
 		line.Validate()
 		obj = line.JSON()
@@ -133,10 +157,73 @@ func yAxis(p *report.Panel) opts.YAxis {
 	return y
 }
 
+// labels are the x axis's categories as people read them: dates without
+// their seconds and zone ("2026-12-02 15:37", UTC as stored), numbers with
+// separators.
 func labels(d *report.Data, xi int) []string {
 	out := make([]string, len(d.Rows))
 	for i, r := range d.Rows {
-		out[i] = report.Text(r[xi])
+		out[i] = category(d, r[xi])
+	}
+	return out
+}
+
+func category(d *report.Data, v any) string {
+	if s, ok := v.(string); ok {
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 {
+				return t.Format("2006-01-02")
+			}
+			return t.Format("2006-01-02 15:04")
+		}
+		return s
+	}
+	return formatCell(v, d.Panel.Format[d.Panel.X])
+}
+
+const week = 7
+
+// daily reports whether the x column holds consecutive days (YYYY-MM-DD).
+func daily(d *report.Data, xi int) bool {
+	var prev time.Time
+	for i, r := range d.Rows {
+		s, ok := r[xi].(string)
+		if !ok {
+			return false
+		}
+		t, err := time.Parse("2006-01-02", s)
+		if err != nil || (i > 0 && t.Sub(prev) != 24*time.Hour) {
+			return false
+		}
+		prev = t
+	}
+	return len(d.Rows) > 0
+}
+
+// averageData is the trailing 7-day mean of column yi, from the 7th day on
+// (before that there is no full week to average); a gap counts as missing,
+// so a week with one makes no average.
+func averageData(d *report.Data, yi int) []opts.LineData {
+	out := make([]opts.LineData, len(d.Rows))
+	for i := range d.Rows {
+		out[i] = opts.LineData{Value: "-"}
+		if i < week-1 {
+			continue
+		}
+		sum, n := 0.0, 0
+		for _, r := range d.Rows[i-week+1 : i+1] {
+			if f, ok := asFloat(r[yi]); ok && !math.IsNaN(f) && !math.IsInf(f, 0) {
+				sum += f
+				n++
+			}
+		}
+		if n == week {
+			v := sum / week
+			if d.Panel.Format[d.Columns[yi]] == report.FormatPercent {
+				v *= 100
+			}
+			out[i] = opts.LineData{Value: math.Round(v*100) / 100}
+		}
 	}
 	return out
 }
@@ -185,7 +272,7 @@ func pieData(d *report.Data, xi, yi int) []opts.PieData {
 		if !ok || f <= 0 {
 			continue
 		}
-		all = append(all, slice{report.Text(r[xi]), f})
+		all = append(all, slice{sliceName(d, r[xi]), f})
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].v > all[j].v })
 	if len(all) > maxSlices {
@@ -200,4 +287,17 @@ func pieData(d *report.Data, xi, yi int) []opts.PieData {
 		out[i] = opts.PieData{Name: s.name, Value: s.v}
 	}
 	return out
+}
+
+// sliceName names a pie slice: its category, or for a bare number (a schema
+// version, a plan tier) the x column's label with it, "Schema version 3",
+// so the legend says what the number is.
+func sliceName(d *report.Data, v any) string {
+	switch v.(type) {
+	case int64, float64:
+		return d.Panel.Label(d.Panel.X) + " " + formatCell(v, d.Panel.Format[d.Panel.X])
+	case nil:
+		return "none"
+	}
+	return category(d, v)
 }

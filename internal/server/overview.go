@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -14,7 +15,7 @@ import (
 )
 
 type overviewView struct {
-	Reports   []*report.Report
+	Reports   []reportCard
 	Freshness *report.Freshness
 	Fresh     string
 	Fleet     fleetHealth
@@ -25,6 +26,72 @@ type overviewView struct {
 	Stale []schedule.JobStatus
 	// Problems are digests that failed or were held in the last week.
 	Problems []metrics.DigestAttempt
+}
+
+// reportCard is a report on the overview: what it is about and its
+// headline numbers, with their periods and changes.
+type reportCard struct {
+	Report  *report.Report
+	Numbers []numberTile
+	More    int // number panels not shown on the card
+}
+
+type numberTile struct {
+	Title    string
+	Headline report.Headline
+	Err      bool
+}
+
+// cardNumbers is how many of a report's numbers its card shows.
+const cardNumbers = 4
+
+// reportCards runs the reports' number panels (from the panel cache, so
+// the report pages reuse them) for the overview's cards.
+func (s *Server) reportCards(ctx context.Context) ([]reportCard, error) {
+	version, err := s.dataVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cards := make([]reportCard, len(s.reports))
+	type job struct {
+		tile *numberTile
+		rep  *report.Report
+		p    *report.Panel
+	}
+	var jobs []job
+	for i, rep := range s.reports {
+		c := &cards[i]
+		c.Report = rep
+		var shown []*report.Panel
+		for _, p := range rep.Panels {
+			switch {
+			case p.Chart != report.ChartNumber:
+			case len(shown) == cardNumbers:
+				c.More++
+			default:
+				shown = append(shown, p)
+			}
+		}
+		// The tiles are all made before any is filled in, so no append
+		// moves one under a goroutine writing to it.
+		c.Numbers = make([]numberTile, len(shown))
+		for k, p := range shown {
+			c.Numbers[k].Title = p.Title
+			jobs = append(jobs, job{&c.Numbers[k], rep, p})
+		}
+	}
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := s.cache.panel(j.rep, j.p, version)
+			j.tile.Headline = d.Headline()
+			j.tile.Err = d.Err != nil
+		}()
+	}
+	wg.Wait()
+	return cards, nil
 }
 
 // fleetHealth is the fleet at a glance, from the tenants table.
@@ -44,7 +111,11 @@ func (s *Server) overview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := overviewView{Reports: s.reports, Freshness: fresh, Fresh: fresh.String(), Fleet: fleet, Jobs: s.jobs()}
+	cards, err := s.reportCards(ctx)
+	if err != nil {
+		return err
+	}
+	v := overviewView{Reports: cards, Freshness: fresh, Fresh: fresh.String(), Fleet: fleet, Jobs: s.jobs()}
 	v.Stale = stale(v.Jobs)
 	if v.Problems, err = s.digestProblems(ctx); err != nil {
 		return err

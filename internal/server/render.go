@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/attache/attache/internal/human"
+	"github.com/attache/attache/internal/report"
+
 	"github.com/labstack/echo/v4"
 )
 
@@ -60,22 +63,24 @@ func loadViews(web fs.FS, loc *time.Location, now func() time.Time) (*views, err
 
 func (v *views) funcs() template.FuncMap {
 	return template.FuncMap{
-		"static":  func(name string) string { return v.static.url(name) },
-		"num":     formatNumber,
-		"bytes":   formatBytes,
-		"ago":     func(t time.Time) string { return formatAgo(t, v.now()) },
-		"when":    func(t time.Time) string { return formatWhen(t, v.loc) },
-		"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"dur":     formatDuration,
-		"took":    formatTook,
-		"cell":    formatCell,
-		"numeric": isNumeric,
-		"path":    url.PathEscape,
-		"query":   url.QueryEscape,
-		"pct":     formatShare,
-		"lower":   strings.ToLower,
-		"lead":    splitLead,
-		"summary": summary,
+		"static":      func(name string) string { return v.static.url(name) },
+		"num":         formatNumber,
+		"bytes":       formatBytes,
+		"ago":         func(t time.Time) string { return formatAgo(t, v.now()) },
+		"when":        func(t time.Time) string { return formatWhen(t, v.loc) },
+		"iso":         func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"dur":         formatDuration,
+		"took":        formatTook,
+		"cell":        formatCell,
+		"numeric":     isNumeric,
+		"path":        url.PathEscape,
+		"query":       url.QueryEscape,
+		"pct":         formatShare,
+		"lower":       strings.ToLower,
+		"lead":        splitLead,
+		"summary":     summary,
+		"plural":      func(n int, noun string) string { return human.Plural(int64(n), noun) },
+		"changeClass": changeClass,
 	}
 }
 
@@ -101,7 +106,8 @@ func (v *views) renderPanel(p panelView) (template.HTML, error) {
 	return template.HTML(buf.String()), nil // made by html/template: escaped
 }
 
-// summary is a description's first sentence, for a report's card.
+// summary is a description's first sentence, for a report's card; a long
+// one is cut at a word, never inside one.
 func summary(s string) string {
 	for i := 12; i+1 < len(s); i++ {
 		if (s[i] == '.' || s[i] == '?' || s[i] == '!') && s[i+1] == ' ' {
@@ -109,10 +115,28 @@ func summary(s string) string {
 			break
 		}
 	}
-	if r := []rune(s); len(r) > 150 {
-		return strings.TrimSpace(string(r[:149])) + "…"
+	const most = 140
+	if r := []rune(s); len(r) > most {
+		cut := string(r[:most])
+		if i := strings.LastIndexAny(cut, " ,;:"); i > most/2 {
+			cut = cut[:i]
+		}
+		return strings.TrimRight(cut, " ,;:") + "…"
 	}
 	return s
+}
+
+// changeClass colours a change: up, down, or neither (none or n/a).
+func changeClass(h report.Headline) string {
+	switch {
+	case h.Change == nil:
+		return "flat"
+	case human.Change(*h.Change) == "no change":
+		return "flat"
+	case *h.Change > 0:
+		return "up"
+	}
+	return "down"
 }
 
 // render executes a page into a buffer first, so a template error becomes a

@@ -47,6 +47,8 @@ type panelView struct {
 	Err                           string
 	Options                       map[string]any // ECharts options, for the page's JSON data block
 	Number                        string
+	Headline                      report.Headline // a number panel's value, period and change
+	Heat                          bool            // a matrix of shares, coloured by value
 	Columns                       []column
 	Rows                          [][]cell
 	Shown, Total                  int
@@ -187,17 +189,8 @@ func (s *Server) panelView(rep *report.Report, d *report.Data) panelView {
 	v.Note = d.Note
 	switch p.Chart {
 	case report.ChartNumber:
-		col := ""
-		if len(p.Y) > 0 {
-			col = p.Y[0]
-		} else if len(d.Columns) > 0 {
-			col = d.Columns[0]
-		}
-		if val := d.Value(); val != nil {
-			v.Number = formatCell(val, p.Format[col])
-		} else {
-			v.Number = report.NoValue
-		}
+		v.Headline = d.Headline()
+		v.Number = v.Headline.Text
 		return v
 	case report.ChartTable:
 	default:
@@ -208,6 +201,19 @@ func (s *Server) panelView(rep *report.Report, d *report.Data) panelView {
 		}
 		v.Options = opt
 	}
+	v.Columns, v.Rows, v.Heat = tableCells(d, maxTableRows)
+	v.Total = len(d.Rows)
+	v.Shown = len(v.Rows)
+	return v
+}
+
+// tableCells renders up to limit rows of d for a page table: headers by the
+// panel's labels (the raw name kept for a tooltip), values by their
+// column's format. A table of three or more share columns is a matrix (a
+// retention triangle): its share cells are coloured by value, in ten steps
+// of the largest share.
+func tableCells(d *report.Data, limit int) ([]column, [][]cell, bool) {
+	p := d.Panel
 	numeric := make([]bool, len(d.Columns))
 	for _, r := range d.Rows {
 		for i, x := range r {
@@ -216,34 +222,61 @@ func (s *Server) panelView(rep *report.Report, d *report.Data) panelView {
 			}
 		}
 	}
-	v.Columns = make([]column, len(d.Columns))
+	cols := make([]column, len(d.Columns))
+	shares := 0
 	for i, name := range d.Columns {
-		v.Columns[i] = column{Name: name, Num: numeric[i]}
+		f := p.Format[name]
+		if f == report.FormatText || f == report.FormatDate {
+			numeric[i] = false
+		}
+		cols[i] = column{Name: name, Label: p.Label(name), Num: numeric[i]}
+		if f == report.FormatPercent {
+			shares++
+		}
 	}
-	v.Total = len(d.Rows)
-	v.Shown = min(v.Total, maxTableRows)
-	v.Rows = make([][]cell, v.Shown)
-	for i, r := range d.Rows[:v.Shown] {
+	heat := shares >= 3
+	top := 0.0
+	if heat {
+		for _, r := range d.Rows {
+			for i, x := range r {
+				if f, ok := asFloat(x); ok && p.Format[d.Columns[i]] == report.FormatPercent {
+					top = max(top, f)
+				}
+			}
+		}
+	}
+	n := min(len(d.Rows), limit)
+	rows := make([][]cell, n)
+	for i, r := range d.Rows[:n] {
 		cells := make([]cell, len(r))
 		for j, x := range r {
 			text := formatCell(x, p.Format[d.Columns[j]])
-			cells[j] = cell{Text: text, Num: numeric[j], Long: len(text) > 40}
+			c := cell{Text: text, Num: numeric[j], Long: len(text) > 40, Heat: -1}
+			if f, ok := asFloat(x); ok && heat && top > 0 && p.Format[d.Columns[j]] == report.FormatPercent {
+				c.Heat = min(9, max(0, int(f/top*9.999)))
+			}
+			if x == nil {
+				c.Text = ""
+			}
+			cells[j] = c
 		}
-		v.Rows[i] = cells
+		rows[i] = cells
 	}
-	return v
+	return cols, rows, heat
 }
 
 // column and cell are a table's header and values as the page shows them.
 type column struct {
-	Name string
-	Num  bool // right-aligned
+	Name  string // as in the CSV
+	Label string // as people read it (the panel's labels)
+	Num   bool   // right-aligned
 }
 
 type cell struct {
 	Text string
 	Num  bool
 	Long bool // shown cut; the full text is its title
+	Heat int  // 0..9: a matrix cell's colour step; -1 none
 }
 
 // reportJSON is /api/reports/NAME: every panel's columns and rows with the
