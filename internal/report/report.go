@@ -47,7 +47,10 @@ type Report struct {
 	Title       string
 	Description string
 	File        string // the file's path inside the folder LoadDir read
-	Panels      []*Panel
+	// Order places the report in lists (the overview, the digest's
+	// choices): lower first, then by name. 100 when not set.
+	Order  int
+	Panels []*Panel
 }
 
 // Panel is one chart, number or table of a report.
@@ -187,7 +190,7 @@ func validName(s string) bool {
 
 // The YAML keys a report and a panel may have; anything else is a mistake
 // worth stopping for (a typo like "chrat" would silently draw nothing).
-func reportKeys() []string { return []string{"title", "description", "panels"} }
+func reportKeys() []string { return []string{"title", "description", "order", "panels"} }
 func panelKeys() []string {
 	return []string{"id", "title", "description", "chart", "sql", "x", "y", "format", "labels", "period", "change", "versus", "privacy", "stacked"}
 }
@@ -195,6 +198,7 @@ func panelKeys() []string {
 type fileReport struct {
 	Title       string      `yaml:"title"`
 	Description string      `yaml:"description"`
+	Order       *int        `yaml:"order"`
 	Panels      []filePanel `yaml:"panels"`
 }
 
@@ -268,7 +272,12 @@ func LoadDir(fsys fs.FS) ([]*Report, error) {
 		}
 		reps = append(reps, r)
 	}
-	sort.Slice(reps, func(i, j int) bool { return reps[i].Name < reps[j].Name })
+	sort.Slice(reps, func(i, j int) bool {
+		if reps[i].Order != reps[j].Order {
+			return reps[i].Order < reps[j].Order
+		}
+		return reps[i].Name < reps[j].Name
+	})
 	return reps, errors.Join(errs...)
 }
 
@@ -312,7 +321,10 @@ func Parse(file string, data []byte) (*Report, error) {
 	if err := doc.Decode(&fr); err != nil {
 		return nil, fmt.Errorf("%s: %s", file, friendlyYAML(err))
 	}
-	r := &Report{Name: name, Title: strings.TrimSpace(fr.Title), Description: strings.TrimSpace(fr.Description), File: file}
+	r := &Report{Name: name, Title: strings.TrimSpace(fr.Title), Description: strings.TrimSpace(fr.Description), File: file, Order: 100}
+	if fr.Order != nil {
+		r.Order = *fr.Order
+	}
 	if r.Title == "" {
 		r.Title = name
 	}
@@ -470,7 +482,8 @@ func friendlyYAML(err error) string {
 		"[]report.filePanel", "a list of panels (each starting with -)",
 		"[]string", "a list of column names",
 		"map[string]string", "column: value pairs",
-		"report.fileReport", "keys (title, description, panels)",
+		"report.fileReport", "keys (title, description, order, panels)",
+		"*int", "a whole number",
 		"report.filePanel", "panel keys",
 		"report.filePrivacy", "privacy keys (shows, tenant, identifying, aggregate, count)",
 	).Replace(msg)

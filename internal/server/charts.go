@@ -1,9 +1,11 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
@@ -58,6 +60,13 @@ func chartOptions(d *report.Data) (map[string]any, error) {
 			charts.WithLabelOpts(opts.Label{Show: opts.Bool(true), Formatter: "{d}%", Position: "inside", Color: "#fff"}),
 			charts.WithItemStyleOpts(opts.ItemStyle{BorderColor: "#fff", BorderWidth: 2}))
 		obj = pie.JSON()
+		// Shares to one decimal, as everywhere else (ECharts gives two).
+		if series, err := jsonObjects(obj["series"]); err == nil {
+			for _, sr := range series {
+				sr["percentPrecision"] = 1
+			}
+			obj["series"] = series
+		}
 		if tt, ok := obj["tooltip"].(opts.Tooltip); ok {
 			tt.Formatter = "{b}: {c} ({d}%)"
 			obj["tooltip"] = tt
@@ -293,11 +302,26 @@ func pieData(d *report.Data, xi, yi int) []opts.PieData {
 // version, a plan tier) the x column's label with it, "Schema version 3",
 // so the legend says what the number is.
 func sliceName(d *report.Data, v any) string {
-	switch v.(type) {
+	switch x := v.(type) {
 	case int64, float64:
 		return d.Panel.Label(d.Panel.X) + " " + formatCell(v, d.Panel.Format[d.Panel.X])
+	case string:
+		if _, err := strconv.ParseInt(x, 10, 64); err == nil {
+			return d.Panel.Label(d.Panel.X) + " " + x
+		}
 	case nil:
 		return "none"
 	}
 	return category(d, v)
+}
+
+// jsonObjects turns go-echarts' typed series into plain JSON objects, for
+// options it has no field for.
+func jsonObjects(v any) ([]map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out []map[string]any
+	return out, json.Unmarshal(b, &out)
 }

@@ -81,18 +81,20 @@ func (v *views) funcs() template.FuncMap {
 		"summary":     summary,
 		"plural":      func(n int, noun string) string { return human.Plural(int64(n), noun) },
 		"changeClass": changeClass,
+		"commas":      func(s string) string { return strings.ReplaceAll(s, ",", ", ") },
 	}
 }
 
 // splitLead splits a long description after its first sentence, so a page
 // opens with one line and keeps the rest one click away.
 func splitLead(s string) []string {
-	if len(s) <= 220 {
+	if len(s) <= 160 {
 		return []string{s}
 	}
-	if i := strings.Index(s[40:], ". "); i >= 0 {
-		cut := 40 + i + 1
-		return []string{s[:cut], strings.TrimSpace(s[cut:])}
+	for i := 0; i+1 < len(s); i++ {
+		if strings.IndexByte(".?!", s[i]) >= 0 && s[i+1] == ' ' {
+			return []string{s[:i+1], strings.TrimSpace(s[i+1:])}
+		}
 	}
 	return []string{s}
 }
