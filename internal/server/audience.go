@@ -41,15 +41,18 @@ func (s *Server) newPolicy() (*privacy.Policy, error) {
 }
 
 // audience is what u may see: nil (everything) for admins, the aggregate
-// audience for viewers when privacy.viewers says so.
+// audience for viewers when privacy.viewers says so, and for nobody in
+// particular the strictest.
 func (s *Server) audience(u *user) report.Audience {
-	if u == nil || u.Admin() || s.cfg.Privacy.Viewers != config.AudienceAggregate {
-		if u != nil {
-			return nil
-		}
-		return s.policy // nobody in particular: the strictest
+	switch {
+	case u == nil:
+		return s.policy
+	case u.Admin():
+		return nil
+	case s.cfg.Privacy.Viewers == config.AudienceAggregate:
+		return s.policy
 	}
-	return s.policy
+	return nil
 }
 
 // audienceNote is the line a page carries when its audience sees aggregates only.
