@@ -65,6 +65,7 @@ func Start(role string) (*Proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s worker: %w", role, err)
 	}
+	lowerPriority(cmd.Process.Pid, role)
 	bw := bufio.NewWriter(in)
 	p := &Proc{cmd: cmd, in: in, out: bw, enc: gob.NewEncoder(bw), dec: gob.NewDecoder(bufio.NewReader(out)), done: make(chan struct{})}
 	go func() {
