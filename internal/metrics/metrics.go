@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -479,11 +478,4 @@ func scanTenant(s interface{ Scan(...any) error }) (TenantRow, error) {
 	return t, nil
 }
 
-func unhex(h string) string {
-	b := make([]byte, len(h)/2)
-	for i := range b {
-		v, _ := strconv.ParseUint(h[2*i:2*i+2], 16, 8)
-		b[i] = byte(v)
-	}
-	return string(b)
-}
+func unhex(h string) string { return sqlite.Unhex(h) }

@@ -466,13 +466,7 @@ func lasting(msg string) bool {
 	return true
 }
 
-func unhex(h string) string {
-	b, err := hex.DecodeString(h)
-	if err != nil {
-		return h
-	}
-	return string(b)
-}
+func unhex(h string) string { return sqlite.Unhex(h) }
 
 // dispatched is what the workers produced.
 type dispatched struct {

@@ -461,6 +461,4 @@ func tenantMessage(err error, slot int) string {
 	return re.ReplaceAllString(msg, "tenant.")
 }
 
-func quoteIdent(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
+func quoteIdent(s string) string { return sqlite.QuoteIdent(s) }

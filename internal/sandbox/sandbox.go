@@ -236,16 +236,7 @@ func (c *child) release(ctx context.Context, conn *sql.Conn, attached []Attach) 
 }
 
 // quoteIdent quotes a schema name we chose ourselves (t0..t9, tenant).
-func quoteIdent(s string) string {
-	out := []byte{'"'}
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' {
-			out = append(out, '"')
-		}
-		out = append(out, s[i])
-	}
-	return string(append(out, '"'))
-}
+func quoteIdent(s string) string { return sqlite.QuoteIdent(s) }
 
 // TimeoutError is a query stopped at its time limit; it wraps
 // worker.ErrTimeout.

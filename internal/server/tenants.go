@@ -205,6 +205,4 @@ func (s *Server) tenantRollup(ctx context.Context, name string, bucketed bool, i
 }
 
 // quoteIdent quotes a table name read from the metrics DB's registry.
-func quoteIdent(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
+func quoteIdent(s string) string { return sqlite.QuoteIdent(s) }

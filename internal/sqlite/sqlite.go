@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -483,4 +484,20 @@ func Explain(ctx context.Context, q Querier, sqlText string, args ...any) ([]Op,
 		return nil, Wrap(err)
 	}
 	return ops, nil
+}
+
+// QuoteIdent quotes a name for SQL ("a""b"): for names attache chose or
+// read from a schema, never for values, which are always bound.
+func QuoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// Unhex turns the text of SQLite's hex(x) back into x. Ids are read as
+// hex(id) so go-libsql cannot turn an id that looks like a date into a time.
+func Unhex(h string) string {
+	b, err := hex.DecodeString(h)
+	if err != nil {
+		return h
+	}
+	return string(b)
 }

@@ -50,9 +50,7 @@ func Start(role string) (*Proc, error) {
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), RoleEnv+"="+role)
-	// A child must not outlive its parent: a runaway query in an orphaned
-	// sandbox would spin on for nothing.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = procAttr()
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
