@@ -243,14 +243,13 @@ func (pl *Policy) Shape(p *report.Panel, cols []string) (*report.Shape, error) {
 				pseudonym := pl.key.pseudonyms()
 				res := make([][]any, len(rows))
 				for i, r := range rows {
-					id := report.Text(r[ti])
-					if r[ti] == nil {
-						id = ""
-					}
 					nr := make([]any, len(keep))
 					for j, k := range keep {
 						if pseud[k] {
-							nr[j] = pseudonym(id)
+							// No tenant (NULL) stays no tenant.
+							if r[ti] != nil {
+								nr[j] = pseudonym(report.Text(r[ti]))
+							}
 						} else {
 							nr[j] = r[k]
 						}

@@ -89,6 +89,10 @@ func TestShape(t *testing.T) {
 		t.Errorf("pseudonymised: %v %v", cols, got)
 	}
 
+	if _, got, _ := shape(tenants, []string{"tenant_id", "location", "events"}, [][]any{{nil, nil, int64(1)}}); got[0][0] != nil {
+		t.Errorf("a NULL tenant became %v, want NULL", got[0][0])
+	}
+
 	omit := &report.Panel{ID: "list", Chart: report.ChartTable, Privacy: &report.Privacy{Shows: report.ShowsTenants, Tenant: "tenant_id", Aggregate: report.AggregateOmit}}
 	if _, _, err := shape(omit, []string{"tenant_id"}, [][]any{{"t-acme"}}); !isWithheld(err) {
 		t.Errorf("shows: tenants, aggregate: omit: %v, want withheld", err)
