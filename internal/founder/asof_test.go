@@ -92,3 +92,31 @@ func TestRemovedTenantLeavesNowFigures(t *testing.T) {
 		t.Errorf("plans still count the removed tenant: %v", vals)
 	}
 }
+
+// A tenant without a signup date is counted and shown, never silently
+// dropped: Tenants counts it, the retention report names it.
+func TestNoSignupDateIsShown(t *testing.T) {
+	e := newEnv(t)
+	writeTenant(t, e.dir, spec{id: "a", plan: "team", signup: "2026-03-05 09:00:00", schema: 3,
+		events: logins("2026-03-05 09:00:00", "2026-05-31 12:00:00")})
+	writeTenant(t, e.dir, spec{id: "nodate", plan: "free", signup: "", schema: 3,
+		events: logins("2026-04-05 09:00:00")})
+	e.run(t, time.Date(2026, 6, 8, 9, 0, 0, 0, time.UTC))
+
+	if v := e.panel(t, "growth", "tenants").Value(); v != int64(2) {
+		t.Errorf("tenants = %#v, want 2", v)
+	}
+	if v := e.panel(t, "retention", "no_signup").Value(); v != int64(1) {
+		t.Errorf("without a signup date = %#v, want 1", v)
+	}
+	d := e.panel(t, "retention", "cohorts")
+	last := d.Rows[len(d.Rows)-1]
+	if get(t, d, last, "cohort") != "no signup date" || get(t, d, last, "tenants") != int64(1) || get(t, d, last, "m0") != nil {
+		t.Errorf("cohort rows %v", d.Rows)
+	}
+	// The curve names how many tenants each point rests on.
+	d = e.panel(t, "retention", "curve")
+	if get(t, d, d.Rows[0], "point") != "m0 · 1 tenants" || get(t, d, d.Rows[0], "month") != "m0" {
+		t.Errorf("curve %v", d.Rows)
+	}
+}

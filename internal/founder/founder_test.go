@@ -125,6 +125,10 @@ func nextWeek(d string) string {
 	v, _ := time.Parse("2006-01-02", d)
 	return dayOf(v.AddDate(0, 0, 7))
 }
+func prevMonth(m string) string {
+	v, _ := time.Parse("2006-01", m)
+	return monthOf(v.AddDate(0, -1, 0))
+}
 func nextMonth(m string) string {
 	v, _ := time.Parse("2006-01", m)
 	return monthOf(v.AddDate(0, 1, 0))
@@ -180,6 +184,9 @@ func TestGrowth(t *testing.T) {
 		// February: a, f, g, j, k, l (not e: Feb 1 01:00 at UTC+2 is January).
 		if v := d.Value(); v != int64(6) || get(t, d, d.Rows[0], "month") != lastMonth {
 			t.Errorf("active last month = %#v in %v, want 6 in %s", v, get(t, d, d.Rows[0], "month"), lastMonth)
+		}
+		if h := d.Headline().String(); h != "February 2026: 6 ▲ 20.0% vs January" {
+			t.Errorf("active last month tile reads %q", h)
 		}
 		// January: a, b, d, e, j = 5; February 6: (6 - 5) / 5.
 		d = e.panel(t, "growth", "mom_growth")
@@ -268,10 +275,35 @@ func TestGrowth(t *testing.T) {
 			t.Errorf("signups: total %d, week of 01-26 %v (want e and f)", total, vals["2026-01-26"])
 		}
 
-		d = e.panel(t, "growth", "churned_by_month")
-		_, vals = series(t, d, "month", "churned")
-		if want := map[string]any{"2025-12": int64(1), "2026-01": int64(3), "2026-02": int64(1)}; !reflect.DeepEqual(vals, want) {
-			t.Errorf("churned by month %v, want %v", vals, want)
+		// Engagement churn rate: of the tenants active in the month before,
+		// the share not active in the month, from the model. December: j
+		// (1 of 1); January: c (1 of a, b, c); February: b, d, e (3 of 5).
+		d = e.panel(t, "growth", "churn_rate_monthly")
+		keys, vals = series(t, d, "month", "churn_rate")
+		if want := calendar("2025-12", lastMonth, nextMonth); !reflect.DeepEqual(keys, want) {
+			t.Errorf("churn rate months %v, want %v", keys, want)
+		}
+		for _, month := range keys {
+			before := m.months[prevMonth(month)]
+			lost := 0
+			for id := range before {
+				if !m.months[month][id] {
+					lost++
+				}
+			}
+			if v, ok := vals[month].(float64); !ok || !near(v, float64(lost)/float64(len(before))) {
+				t.Errorf("churn rate %s = %#v, want %d/%d", month, vals[month], lost, len(before))
+			}
+		}
+		if v := vals["2026-02"]; v != 0.6 {
+			t.Errorf("February churn rate %v, want 3/5", v)
+		}
+		d = e.panel(t, "growth", "churn_rate")
+		if v, ok := d.Value().(float64); !ok || !near(v, 0.6) || get(t, d, d.Rows[0], "lost") != int64(3) || get(t, d, d.Rows[0], "month") != lastMonth {
+			t.Errorf("churn rate tile %v %v", d.Columns, d.Rows)
+		}
+		if h := d.Headline().String(); h != "February 2026: 60.0%" {
+			t.Errorf("churn rate tile reads %q", h)
 		}
 
 		d = e.panel(t, "growth", "plans")
@@ -559,7 +591,7 @@ func TestNoBase(t *testing.T) {
 		t.Errorf("weekly: %v", vals)
 	}
 	// March is not complete: no month, no cohort yet.
-	for _, p := range [][2]string{{"growth", "active_monthly"}, {"growth", "churned_by_month"}, {"retention", "cohorts"}, {"retention", "curve"}} {
+	for _, p := range [][2]string{{"growth", "active_monthly"}, {"growth", "churn_rate_monthly"}, {"retention", "cohorts"}, {"retention", "curve"}} {
 		if d := e.panel(t, p[0], p[1]); len(d.Rows) != 0 {
 			t.Errorf("%s/%s: %v, want no rows", p[0], p[1], d.Rows)
 		}
@@ -585,7 +617,7 @@ func checkRetentionWorkbook(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	const sheet = "Retention by signup cohort"
+	const sheet = "Engagement retention by cohort"
 	rows, err := f.GetRows(sheet, excelize.Options{RawCellValue: true})
 	if err != nil {
 		t.Fatal(err)
