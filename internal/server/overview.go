@@ -47,7 +47,8 @@ const cardNumbers = 4
 
 // reportCards runs the reports' number panels (from the panel cache, so
 // the report pages reuse them) for the overview's cards.
-func (s *Server) reportCards(ctx context.Context) ([]reportCard, error) {
+// a is who looks (nil: everything): its tiles are shaped by the same privacy rules as its pages.
+func (s *Server) reportCards(ctx context.Context, a report.Audience) ([]reportCard, error) {
 	version, err := s.dataVersion(ctx)
 	if err != nil {
 		return nil, err
@@ -85,9 +86,10 @@ func (s *Server) reportCards(ctx context.Context) ([]reportCard, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d := s.cache.panel(j.rep, j.p, version)
+			d := report.Apply(a, s.cache.panel(j.rep, j.p, version))
 			j.tile.Headline = d.Headline()
-			j.tile.Err = d.Err != nil
+			_, withheld := report.Withheld(d.Err)
+			j.tile.Err = d.Err != nil && !withheld
 		}()
 	}
 	wg.Wait()
@@ -111,7 +113,7 @@ func (s *Server) overview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cards, err := s.reportCards(ctx)
+	cards, err := s.reportCards(ctx, s.audience(currentUser(c)))
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,10 @@ import (
 // tenant ids.
 const customersReport = `title: Customers
 panels:
+  - id: busiest
+    title: Busiest customer
+    chart: number
+    sql: SELECT tenant_id FROM rollup_usage ORDER BY events DESC LIMIT 1
   - id: total
     title: Events, whole fleet
     chart: number
@@ -269,6 +273,12 @@ func TestPrivacyAudiences(t *testing.T) {
 	t.Run("viewer", func(t *testing.T) {
 		v := newClient(t, srv)
 		v.signIn("ana", anaPW)
+		if home := v.get("/").Body.String(); len(leaks(home)) > 0 {
+			t.Errorf("the overview's tiles show a viewer %v", leaks(home))
+		}
+		if home := admin.get("/").Body.String(); !strings.Contains(home, "cust-zeta-15") {
+			t.Error("the overview shows admins no busiest customer: the check above proves nothing")
+		}
 		page := v.get("/reports/customers")
 		js := v.get("/api/reports/customers")
 		wb := v.get("/reports/customers.xlsx")
