@@ -29,6 +29,9 @@ type Tenant struct {
 	// Missing is set when the location has no file: the tenant is still
 	// listed, so the run records it as failed instead of forgetting it.
 	Missing bool
+	// Remote is set for a tenant read through its embedded replica; Path
+	// is then the replica file.
+	Remote *Remote
 }
 
 // List returns the fleet sorted by id.
@@ -37,9 +40,12 @@ func List(ctx context.Context, src config.Tenants) ([]Tenant, error) {
 		ts  []Tenant
 		err error
 	)
-	if src.Catalog != nil {
-		ts, err = fromCatalog(ctx, *src.Catalog)
-	} else {
+	switch {
+	case src.Catalog != nil:
+		ts, err = fromCatalog(ctx, *src.Catalog, src.Remote)
+	case src.Turso != nil:
+		ts, err = fromTurso(ctx, *src.Turso, src.Remote)
+	default:
 		ts, err = fromDir(src.Dir)
 	}
 	if err != nil {
@@ -74,7 +80,10 @@ func fromDir(dir string) ([]Tenant, error) {
 	return ts, nil
 }
 
-func fromCatalog(ctx context.Context, c config.Catalog) ([]Tenant, error) {
+func fromCatalog(ctx context.Context, c config.Catalog, remote config.Remote) ([]Tenant, error) {
+	if config.IsURL(c.DB) {
+		return fromRemoteCatalog(ctx, c, remote)
+	}
 	if _, err := os.Stat(c.DB); err != nil {
 		return nil, fmt.Errorf("tenants.catalog.db %s: %w", c.DB, err)
 	}
@@ -97,10 +106,15 @@ func fromCatalog(ctx context.Context, c config.Catalog) ([]Tenant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tenants.catalog.query: %v (it must return two columns: id, path)", err)
 	}
+	return catalogTenants(res, filepath.Dir(c.DB), remote)
+}
+
+// catalogTenants turns the catalog query's rows into tenants: a location is
+// a file (relative to base) or a remote database (see location).
+func catalogTenants(res *sqlite.Result, base string, remote config.Remote) ([]Tenant, error) {
 	if len(res.Columns) < 2 {
 		return nil, fmt.Errorf("tenants.catalog.query returns %d column(s); it must return id, path", len(res.Columns))
 	}
-	base := filepath.Dir(c.DB)
 	seen := map[string]bool{}
 	var ts []Tenant
 	for i, row := range res.Rows {
@@ -115,7 +129,17 @@ func fromCatalog(ctx context.Context, c config.Catalog) ([]Tenant, error) {
 			return nil, fmt.Errorf("tenants.catalog.query: tenant id %q appears twice; ids must be unique", id)
 		}
 		seen[id] = true
+		if t, ok, err := remoteTenant(id, path, row, res.Columns, remote); ok || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			ts = append(ts, t)
+			continue
+		}
 		path = strings.TrimPrefix(path, "file:")
+		if !filepath.IsAbs(path) && base == "" {
+			return nil, fmt.Errorf("tenants.catalog.query: tenant %q has the relative path %q in a remote catalog; use an absolute path or a URL", id, path)
+		}
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(base, path)
 		}
@@ -125,6 +149,10 @@ func fromCatalog(ctx context.Context, c config.Catalog) ([]Tenant, error) {
 }
 
 func stat(t *Tenant) {
+	if t.Remote != nil {
+		statReplica(t)
+		return
+	}
 	st, err := os.Stat(t.Path)
 	if err != nil || !st.Mode().IsRegular() {
 		t.Missing = true
