@@ -58,6 +58,9 @@ func runTenants(ctx context.Context, env *Env, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
+	if anyRemote(ts) {
+		return remoteTable(env, ts)
+	}
 	fmt.Fprintln(tw, "ID\tSIZE\tMODIFIED\tLAST OK\tLAST ERROR")
 	for _, t := range ts {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", printable(t.ID), human.Bytes(float64(t.SizeBytes)), stamp(t.ModifiedAt), stamp(t.LastOKAt), oneLine(t.LastError, 80))
@@ -93,4 +96,36 @@ func printable(s string) string {
 		out = append(out, r)
 	}
 	return string(out)
+}
+
+func anyRemote(ts []metrics.TenantRow) bool {
+	for _, t := range ts {
+		if t.Kind == "remote" {
+			return true
+		}
+	}
+	return false
+}
+
+// remoteTable is the listing of a fleet with remote tenants: where each
+// lives, its replica's size, last sync and sync error beside the rest.
+func remoteTable(env *Env, ts []metrics.TenantRow) error {
+	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tSIZE\tREPLICA\tLAST SYNC\tLAST OK\tSYNC ERROR\tLAST ERROR")
+	for _, t := range ts {
+		replica, synced := "-", "-"
+		if t.Kind == "remote" {
+			replica, synced = human.Bytes(float64(t.ReplicaBytes)), stamp(t.LastSyncAt)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(t.ID), t.Kind, human.Bytes(float64(t.SizeBytes)), replica, synced,
+			stamp(t.LastOKAt), oneLine(orDash(t.SyncError), 60), oneLine(orDash(t.LastError), 60))
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

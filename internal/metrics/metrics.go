@@ -216,6 +216,9 @@ type Run struct {
 	TenantsOK        int
 	TenantsFailed    int
 	TenantsUnchanged int
+	// TenantsStale were read from a replica whose sync failed: counted
+	// neither fresh nor failed.
+	TenantsStale int
 	RowsWritten      int64
 	Queries          string
 	Full             bool
@@ -247,13 +250,13 @@ func (r Run) Duration() time.Duration {
 	return r.FinishedAt.Sub(r.StartedAt)
 }
 
-const runCols = "id, job, started_at, coalesce(finished_at, ''), status, tenants_total, tenants_ok, tenants_failed, tenants_unchanged, rows_written, queries, full, error, coalesce(elapsed_ms, 0)"
+const runCols = "id, job, started_at, coalesce(finished_at, ''), status, tenants_total, tenants_ok, tenants_failed, tenants_unchanged, rows_written, queries, full, error, coalesce(elapsed_ms, 0), tenants_stale"
 
 func scanRun(s interface{ Scan(...any) error }) (Run, error) {
 	var r Run
 	var started, finished any
 	var elapsedMS int64
-	err := s.Scan(&r.ID, &r.Job, &started, &finished, &r.Status, &r.TenantsTotal, &r.TenantsOK, &r.TenantsFailed, &r.TenantsUnchanged, &r.RowsWritten, &r.Queries, &r.Full, &r.Error, &elapsedMS)
+	err := s.Scan(&r.ID, &r.Job, &started, &finished, &r.Status, &r.TenantsTotal, &r.TenantsOK, &r.TenantsFailed, &r.TenantsUnchanged, &r.RowsWritten, &r.Queries, &r.Full, &r.Error, &elapsedMS, &r.TenantsStale)
 	r.StartedAt, r.FinishedAt = ParseTime(started), ParseTime(finished)
 	r.Elapsed = time.Duration(elapsedMS) * time.Millisecond
 	return r, err
@@ -403,6 +406,12 @@ type TenantRow struct {
 	// RemovedAt is when a run's listing first lacked the tenant; zero while
 	// the source lists it.
 	RemovedAt time.Time
+	// Kind is "local" (a file) or "remote" (read through an embedded
+	// replica); the replica fields are set for remote tenants only.
+	Kind         string
+	ReplicaBytes int64
+	LastSyncAt   time.Time // last successful sync
+	SyncError    string    // why the last sync failed; "" when it worked
 }
 
 // TenantOrder names the sortable columns of Tenants.
@@ -411,7 +420,7 @@ var TenantOrder = map[string]string{
 	"last_ok": "last_ok_at DESC, id", "error": "last_error = '', id",
 }
 
-const tenantCols = "hex(id), location, size_bytes, modified_at, first_seen, last_seen, last_ok_at, last_error, removed_at"
+const tenantCols = "hex(id), location, size_bytes, modified_at, first_seen, last_seen, last_ok_at, last_error, removed_at, kind, coalesce(replica_bytes, 0), last_sync_at, sync_error"
 
 // Tenants lists the fleet the source lists now (listed_tenants), sorted by
 // one of TenantOrder's keys (id by default).
@@ -464,8 +473,8 @@ func (db *DB) Tenant(ctx context.Context, id string) (*TenantRow, error) {
 func scanTenant(s interface{ Scan(...any) error }) (TenantRow, error) {
 	var t TenantRow
 	var hexID string
-	var loc, mod, first, last, ok, lastErr, removed any
-	if err := s.Scan(&hexID, &loc, &t.SizeBytes, &mod, &first, &last, &ok, &lastErr, &removed); err != nil {
+	var loc, mod, first, last, ok, lastErr, removed, kind, synced, syncErr any
+	if err := s.Scan(&hexID, &loc, &t.SizeBytes, &mod, &first, &last, &ok, &lastErr, &removed, &kind, &t.ReplicaBytes, &synced, &syncErr); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return t, err
 		}
@@ -475,6 +484,7 @@ func scanTenant(s interface{ Scan(...any) error }) (TenantRow, error) {
 	t.Location, t.LastError = text(loc), text(lastErr)
 	t.ModifiedAt, t.FirstSeen, t.LastSeen, t.LastOKAt = ParseTime(mod), ParseTime(first), ParseTime(last), ParseTime(ok)
 	t.RemovedAt = ParseTime(removed)
+	t.Kind, t.LastSyncAt, t.SyncError = text(kind), ParseTime(synced), text(syncErr)
 	return t, nil
 }
 

@@ -26,6 +26,9 @@ type Freshness struct {
 	// queries one report reads (see LoadReportFreshness).
 	Scoped bool
 	Failed int
+	// Stale counts remote tenants whose sync failed: their older replica's
+	// rows are shown, so they are neither fresh nor failed.
+	Stale int
 }
 
 // rollupRef finds the rollup tables a panel's SQL reads.
@@ -69,6 +72,11 @@ func LoadReportFreshness(ctx context.Context, mdb *metrics.DB, now time.Time, re
 	if err := mdb.R.QueryRowContext(ctx, stmt, args...).Scan(&f.Failed); err != nil {
 		return nil, fmt.Errorf("freshness: %s", sqlite.Message(err))
 	}
+	// Stale for this report: a failed sync, and no failure of its queries.
+	stale := "SELECT count(DISTINCT tenant_id) FROM tenant_errors WHERE run_id = ?1 AND query = '(sync)' AND tenant_id NOT IN (SELECT tenant_id FROM tenant_errors WHERE run_id = ?1 AND lower(query) IN (" + strings.TrimSuffix(strings.Repeat("?,", len(qs)), ",") + "))"
+	if err := mdb.R.QueryRowContext(ctx, stale, args...).Scan(&f.Stale); err != nil {
+		return nil, fmt.Errorf("freshness: %s", sqlite.Message(err))
+	}
 	f.Scoped = true
 	return f, nil
 }
@@ -91,6 +99,7 @@ func LoadFreshness(ctx context.Context, mdb *metrics.DB, now time.Time) (*Freshn
 	}
 	f.Run = run
 	if run != nil {
+		f.Stale = run.TenantsStale
 		end := run.FinishedAt
 		if end.IsZero() {
 			end = run.StartedAt
@@ -118,7 +127,7 @@ func (f *Freshness) Read() int {
 	if f == nil || f.Run == nil {
 		return 0
 	}
-	return f.Run.TenantsTotal - f.FailedTenants()
+	return f.Run.TenantsTotal - f.FailedTenants() - f.Stale
 }
 
 // Coverage is Read as a share of the fleet the last run saw (0 with no run,
@@ -150,6 +159,9 @@ func (f *Freshness) String() string {
 	}
 	if n := f.FailedTenants(); n > 0 {
 		parts = append(parts, fmt.Sprintf("%s failed", human.Count(int64(n))))
+	}
+	if f.Stale > 0 {
+		parts = append(parts, fmt.Sprintf("%s stale", human.Count(int64(f.Stale))))
 	}
 	if l := f.Latest; l != nil && l.ID > r.ID {
 		switch l.Status {

@@ -90,7 +90,7 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 				b.WriteString("\nUNION ALL\n")
 			}
 			fmt.Fprintf(&b, "SELECT ?%d AS tenant_id, * FROM (\n%s\n)", i+1, slots[i])
-			attach[i] = sandbox.Attach{Schema: slotName(i), Path: t.Path}
+			attach[i] = sandbox.Attach{Schema: slotName(i), Path: t.Path, Key: tenantKey(cfg, t)}
 			args[i] = t.ID
 		}
 		r, err := sb.QueryBy(deadline, "", attach, b.String(), want, args...)

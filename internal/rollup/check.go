@@ -54,7 +54,7 @@ func Check(ctx context.Context, cfg *config.Config, mdb *metrics.DB, queries []*
 	for _, t := range fleet {
 		if t.Missing {
 			for _, q := range queries {
-				findings = append(findings, Finding{Query: q.Name, Tenant: t.ID, Error: "database file not found at " + t.Path})
+				findings = append(findings, Finding{Query: q.Name, Tenant: t.ID, Error: t.MissingReason()})
 			}
 			continue
 		}

@@ -88,6 +88,9 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 	if err := m.loadTemp(ctx, conn, sum); err != nil {
 		return nil, err
 	}
+	if err := loadRemote(ctx, conn, m.plan.read, m.plan.unchanged, m.plan.missing); err != nil {
+		return nil, err
+	}
 	for _, s := range schemas {
 		if _, err := exec("INSERT OR IGNORE INTO temp.run_ok SELECT query, tenant_id FROM " + s + ".s__ok"); err != nil {
 			return nil, err
@@ -124,9 +127,10 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 			{`UPDATE tenants SET removed_at = ? WHERE removed_at IS NULL AND id NOT IN (SELECT id FROM temp.run_tenants)`, []any{now}},
 			{`DELETE FROM rollup_state WHERE tenant_id NOT IN (SELECT id FROM temp.run_tenants)`, nil},
 			{"INSERT INTO tenant_errors (run_id, tenant_id, query, error) SELECT ?, tenant_id, query, error FROM temp.run_failures", []any{m.runID}},
+			{remoteStep, nil},
 			// runs.queries names the queries whose rollups this run refreshed.
-			{`UPDATE runs SET finished_at = ?, status = 'ok', tenants_total = ?, tenants_ok = ?, tenants_failed = ?, tenants_unchanged = ?, rows_written = ?, queries = ? WHERE id = ?`,
-				[]any{now, sum.OK + sum.Failed + sum.Unchanged, sum.OK, sum.Failed, sum.Unchanged, sum.Rows, strings.Join(ran, ","), m.runID}},
+			{`UPDATE runs SET finished_at = ?, status = 'ok', tenants_total = ?, tenants_ok = ?, tenants_failed = ?, tenants_unchanged = ?, rows_written = ?, queries = ?, tenants_stale = ? WHERE id = ?`,
+				[]any{now, sum.OK + sum.Failed + sum.Unchanged + sum.Stale, sum.OK, sum.Failed, sum.Unchanged, sum.Rows, strings.Join(ran, ","), sum.Stale, m.runID}},
 		}
 		for _, b := range m.broken {
 			steps = append(steps, struct {
@@ -204,6 +208,9 @@ func (m *merge) loadTemp(ctx context.Context, conn *sql.Conn, sum *Summary) erro
 			}
 			if f := m.fails[t.ID]; len(f) > 0 {
 				r.status = "failed"
+				if onlySync(f) {
+					r.status = "stale"
+				}
 				msgs := make([]string, len(f))
 				for i, x := range f {
 					msgs[i] = x.Query + ": " + x.Error
@@ -217,6 +224,8 @@ func (m *merge) loadTemp(ctx context.Context, conn *sql.Conn, sum *Summary) erro
 				sum.Unchanged++
 			case "failed":
 				sum.Failed++
+			case "stale":
+				sum.Stale++
 			}
 			rows = append(rows, r)
 		}
@@ -230,7 +239,7 @@ func (m *merge) loadTemp(ctx context.Context, conn *sql.Conn, sum *Summary) erro
 		if !r.t.ModTime.IsZero() {
 			mod = metrics.Format(r.t.ModTime)
 		}
-		tenantRows[i] = []any{r.t.ID, r.t.Path, r.t.Size, mod, r.t.Fingerprint, r.plan, r.status, r.err}
+		tenantRows[i] = []any{r.t.ID, r.t.Location(), r.t.Size, mod, r.t.Fingerprint, r.plan, r.status, r.err}
 	}
 	if err := metrics.InsertMany(ctx, conn, "temp.run_tenants", []string{"id", "location", "size", "modified_at", "fingerprint", "plan", "status", "error"}, tenantRows); err != nil {
 		return err

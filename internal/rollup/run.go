@@ -58,6 +58,9 @@ type Summary struct {
 	OK        int // read, every query fine
 	Failed    int // read, at least one query failed
 	Unchanged int // skipped: unchanged since their last good read
+	// Stale are remote tenants whose sync failed: their older replica was
+	// read (or carried), so they count neither as fresh nor as failed.
+	Stale int
 	Rows      int64
 	Duration  time.Duration
 	Failures  []metrics.TenantError
@@ -72,6 +75,9 @@ func (s *Summary) String() string {
 	line := fmt.Sprintf("run %d: %s: %s read, %s unchanged, %s failed; %s in %s",
 		s.RunID, human.Plural(int64(s.Total), "tenant"), human.Count(int64(s.Read)), human.Count(int64(s.Unchanged)),
 		human.Count(int64(s.Failed)), human.Plural(s.Rows, "row"), human.Duration(s.Duration))
+	if s.Stale > 0 {
+		line = strings.Replace(line, " failed;", fmt.Sprintf(" failed, %s stale;", human.Count(int64(s.Stale))), 1)
+	}
 	if n := len(s.QueryErrors); n > 0 {
 		line += fmt.Sprintf("; %d quer%s did not run", n, map[bool]string{true: "y", false: "ies"}[n == 1])
 	}
@@ -296,6 +302,9 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 	if err != nil {
 		return nil, err
 	}
+	if err := syncReplicas(ctx, cfg, fleet, log); err != nil {
+		return nil, err
+	}
 	queries, refused, err := vet(ctx, queries, fleet)
 	if err != nil {
 		return nil, err
@@ -328,8 +337,11 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 	}
 	for _, t := range p.missing {
 		for _, q := range queries {
-			fails[t.ID] = append(fails[t.ID], failure{Tenant: t.ID, Query: q.Name, Error: "database file not found at " + t.Path})
+			fails[t.ID] = append(fails[t.ID], failure{Tenant: t.ID, Query: q.Name, Error: t.MissingReason()})
 		}
+	}
+	for _, f := range syncFailures(fleet) {
+		fails[f.Tenant] = append(fails[f.Tenant], f)
 	}
 	var staging []stagingFile
 	var maxRSS int64
@@ -493,7 +505,7 @@ func dispatch(ctx context.Context, cfg *config.Config, queries []*query.Query, t
 		end := min(i+cfg.BatchSize, len(tenants))
 		b := make([]batchTenant, 0, end-i)
 		for _, t := range tenants[i:end] {
-			b = append(b, batchTenant{ID: t.ID, Path: t.Path, Size: t.Size})
+			b = append(b, batchTenant{ID: t.ID, Path: t.Path, Size: t.Size, Key: tenantKey(cfg, t)})
 		}
 		batches = append(batches, b)
 	}

@@ -44,7 +44,8 @@ type workQuery struct {
 type batchTenant struct {
 	ID   string
 	Path string
-	Size int64 // bytes, as listed; decides whether the file is mmap'd
+	Size int64  // bytes, as listed; decides whether the file is mmap'd
+	Key  string // an encrypted replica's key; "" for a plain file
 }
 
 type response struct {
@@ -199,7 +200,7 @@ func (w *batchWorker) batch(ctx context.Context, tenants []batchTenant) *respons
 	resp := &response{}
 	var arms []arm
 	for i, t := range tenants {
-		if _, err := w.conn.ExecContext(ctx, "ATTACH ? AS "+slotName(i), sqlite.ReadOnlyURI(t.Path)); err != nil {
+		if _, err := w.conn.ExecContext(ctx, attachSQL(slotName(i), t.Key), attachArgs(t.Path, t.Key)...); err != nil {
 			msg := "cannot open the database: " + sqlite.Message(err)
 			for _, q := range w.queries {
 				resp.Failures = append(resp.Failures, failure{Tenant: t.ID, Query: q.name, Error: msg})

@@ -23,6 +23,7 @@ const Role = "sandbox"
 type Attach struct {
 	Schema string
 	Path   string
+	Key    string // an encrypted replica's key; "" for a plain file
 }
 
 // Request is one query, or one page of an open cursor.
@@ -220,7 +221,11 @@ func (c *child) prepare(ctx context.Context, req *Request) (*sql.Conn, []Attach,
 		all = append([]Attach{{Schema: "metrics", Path: req.DB}}, req.Attach...)
 	}
 	for i, a := range all {
-		if _, err := conn.ExecContext(ctx, "ATTACH ? AS "+quoteIdent(a.Schema), sqlite.ReadOnlyURI(a.Path)); err != nil {
+		stmt, args := "ATTACH ? AS "+quoteIdent(a.Schema), []any{sqlite.ReadOnlyURI(a.Path)}
+		if a.Key != "" {
+			stmt, args = stmt+" KEY ?", append(args, a.Key)
+		}
+		if _, err := conn.ExecContext(ctx, stmt, args...); err != nil {
 			c.release(ctx, conn, all[:i])
 			return nil, nil, fmt.Errorf("attach %s: %s", a.Schema, sqlite.Message(err))
 		}

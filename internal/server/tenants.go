@@ -54,7 +54,7 @@ func (s *Server) tenantList(c echo.Context) error {
 		kept := all[:0]
 		lq := strings.ToLower(q)
 		for _, t := range all {
-			if strings.Contains(strings.ToLower(t.ID), lq) || strings.Contains(strings.ToLower(t.LastError), lq) {
+			if strings.Contains(strings.ToLower(t.ID), lq) || strings.Contains(strings.ToLower(t.LastError), lq) || strings.Contains(strings.ToLower(t.SyncError), lq) {
 				kept = append(kept, t)
 			}
 		}

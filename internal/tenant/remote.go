@@ -221,26 +221,20 @@ func statReplica(t *Tenant) {
 
 // Sync brings the replicas of the fleet's remote tenants up to date and
 // re-reads their state: a failed sync leaves the tenant Stale when an older
-// replica exists, Missing when none does. Replicas of tenants no longer
-// listed are deleted. Local tenants are untouched.
-func Sync(ctx context.Context, fleet []Tenant, remote config.Remote, opt replica.Options) ([]string, error) {
+// replica exists, Missing when none does. Local tenants are untouched.
+func Sync(ctx context.Context, fleet []Tenant, opt replica.Options) error {
 	var targets []replica.Target
 	var idx []int
-	keep := map[string]bool{}
 	for i, t := range fleet {
-		if t.Remote == nil {
-			continue
-		}
-		keep[t.Path] = true
-		if t.Remote.SyncErr != "" {
-			continue // known not to sync (archived)
+		if t.Remote == nil || t.Remote.SyncErr != "" {
+			continue // local, or known not to sync (archived)
 		}
 		targets = append(targets, replica.Target{ID: t.ID, URL: t.Remote.URL, Token: t.Remote.Token})
 		idx = append(idx, i)
 	}
 	st, err := replica.SyncAll(ctx, targets, opt)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for k, s := range st {
 		t := &fleet[idx[k]]
@@ -253,5 +247,18 @@ func Sync(ctx context.Context, fleet []Tenant, remote config.Remote, opt replica
 			t.Remote.Stale = true
 		}
 	}
-	return replica.Clean(remote.Replicas, keep)
+	return nil
+}
+
+// CleanReplicas deletes the replicas in dir of tenants the fleet no longer
+// lists, at the first run that stops listing them (no grace period: a
+// tenant listed again is synced afresh).
+func CleanReplicas(fleet []Tenant, dir string) ([]string, error) {
+	keep := map[string]bool{}
+	for _, t := range fleet {
+		if t.Remote != nil {
+			keep[t.Path] = true
+		}
+	}
+	return replica.Clean(dir, keep)
 }

@@ -107,7 +107,7 @@ func TestRemoteCatalogMixedFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Sync(ctx, fleet, src.Remote, replica.Options{Dir: src.Replicas, Workers: 2, Timeout: time.Minute}); err != nil {
+	if err := Sync(ctx, fleet, replica.Options{Dir: src.Replicas, Workers: 2, Timeout: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	acme, globex := fleet[0], fleet[1]
