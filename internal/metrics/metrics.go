@@ -216,9 +216,6 @@ type Run struct {
 	TenantsOK        int
 	TenantsFailed    int
 	TenantsUnchanged int
-	// TenantsStale were read from a replica whose sync failed: counted
-	// neither fresh nor failed.
-	TenantsStale int
 	RowsWritten      int64
 	Queries          string
 	Full             bool
@@ -229,6 +226,9 @@ type Run struct {
 	// QueryErrors are the queries the run could not run at all (GetRun
 	// fills them).
 	QueryErrors []QueryError
+	// TenantsStale were read from a replica whose sync failed: counted
+	// neither fresh nor failed.
+	TenantsStale int
 }
 
 // QueryError is one row of run_query_errors.

@@ -58,9 +58,6 @@ type Summary struct {
 	OK        int // read, every query fine
 	Failed    int // read, at least one query failed
 	Unchanged int // skipped: unchanged since their last good read
-	// Stale are remote tenants whose sync failed: their older replica was
-	// read (or carried), so they count neither as fresh nor as failed.
-	Stale int
 	Rows      int64
 	Duration  time.Duration
 	Failures  []metrics.TenantError
@@ -68,6 +65,9 @@ type Summary struct {
 	QueryErrors []*QueryError
 	// WorkerMaxRSS is the largest peak memory of any worker process, bytes.
 	WorkerMaxRSS int64
+	// Stale are remote tenants whose sync failed: their older replica was
+	// read (or carried), so they count neither as fresh nor as failed.
+	Stale int
 }
 
 // String is the one-line summary `attache run` prints.
