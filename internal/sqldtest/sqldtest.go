@@ -117,7 +117,12 @@ func Start(t testing.TB) *Server {
 	if err := s.start(keyFile); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Stop)
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("sqld log:\n%s", s.Log())
+		}
+	})
 	return s
 }
 
@@ -267,6 +272,10 @@ func (s *Server) proxy(name string) (string, error) {
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
+			// go-libsql's HTTP client may close its side once the request
+			// is sent; Go's server then cancels the request context, which
+			// would cut the answer short. A real server answers anyway.
+			r.Out = r.Out.WithContext(context.WithoutCancel(r.In.Context()))
 			r.Out.Host = host(name)
 			// go-libsql's replication (gRPC-web) also names the namespace
 			// in metadata, from the URL's first host label ("127" here).
@@ -274,15 +283,30 @@ func (s *Server) proxy(name string) (string, error) {
 				r.Out.Header.Set("x-namespace-bin", base64.StdEncoding.EncodeToString([]byte(name)))
 			}
 		},
-		ErrorLog: log.New(io.Discard, "", 0),
+		ErrorLog:      log.New(io.Discard, "", 0),
+		FlushInterval: -1, // Hrana cursors stream their answer
+		Transport:     &http.Transport{DisableKeepAlives: true},
 	}
-	var h http.Handler = rp
-	if os.Getenv("SQLDTEST_DEBUG") != "" {
-		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	debug := os.Getenv("SQLDTEST_DEBUG") != ""
+	if debug {
+		rp.ErrorLog = log.New(os.Stderr, "proxy "+name+": ", 0)
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if debug {
 			fmt.Fprintln(os.Stderr, "proxy", name, r.Proto, r.Method, r.URL.Path)
-			rp.ServeHTTP(w, r)
-		})
-	}
+		}
+		// Requests are small: forward each whole, so the upstream request
+		// never waits on (or dies with) the client's connection.
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.TransferEncoding = nil
+		rp.ServeHTTP(w, r)
+	})
 	srv := &http.Server{Handler: h}
 	go srv.Serve(l)
 	u := "http://" + l.Addr().String()
