@@ -67,15 +67,16 @@ func runDigest(ctx context.Context, env *Env, args []string) error {
 	sb := sandbox.NewRunner(2, cfg.QueryTimeout.D(), cfg.BusyTimeout.D())
 	defer sb.Close()
 	sb.Memory = int64(cfg.SandboxMemMB) << 20
-	// privacy.digests: an aggregate audience gets digests without individual tenants.
+	// Digests to an aggregate audience go out without individual tenants.
 	audience, err := privacy.Digests(cfg, mdb.R)
 	if err != nil {
 		return err
 	}
 	deps := digest.Deps{
-		Metrics: mdb,
-		Panels:  report.NewRunner(sb, cfg.Metrics, cfg.RowLimit).For(audience),
-		Log:     env.Log(),
+		Metrics:   mdb,
+		Panels:    report.NewRunner(sb, cfg.Metrics, cfg.RowLimit),
+		Aggregate: audience,
+		Log:       env.Log(),
 		// Someone is waiting at the terminal: fewer, shorter retries than
 		// the scheduler's.
 		Attempts: 3,

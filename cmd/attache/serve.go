@@ -127,12 +127,12 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 
 	// A digest attaches the whole workbook, so its panels get export_timeout.
-	// privacy.digests: an aggregate audience gets digests without individual tenants.
+	// Digests to an aggregate audience go out without individual tenants.
 	digestAudience, err := privacy.Digests(cfg, mdb.R)
 	if err != nil {
 		return err
 	}
-	digestDeps := digest.Deps{Metrics: mdb, Journal: journal, Panels: exports.For(digestAudience), Reports: reps, Log: log}
+	digestDeps := digest.Deps{Metrics: mdb, Journal: journal, Panels: exports, Aggregate: digestAudience, Reports: reps, Log: log}
 	sched := schedule.New(cfg, schedule.Deps{
 		Metrics: mdb, Journal: journal, Log: log,
 		Send: func(ctx context.Context, d config.Digest) error {
@@ -146,7 +146,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	})
 	// A preview is a page someone waits for: query_timeout, like a report.
 	previewDeps := digestDeps
-	previewDeps.Panels = panels.For(digestAudience)
+	previewDeps.Panels = panels
 	srv, err := server.New(cfg, server.Deps{
 		Metrics: mdb, Reports: reps, Panels: panels, Exports: exports, Sandbox: adhocSB, Web: web, Log: log, Audit: auditDB,
 		StartRun: func(ctx context.Context, opt rollup.Options) (*rollup.Summary, error) {

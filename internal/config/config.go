@@ -226,6 +226,16 @@ type Digest struct {
 	To          []string `yaml:"to"`
 	Subject     string   `yaml:"subject"`
 	MinCoverage *float64 `yaml:"min_coverage"`
+	// Audience is full or aggregate (see Privacy); "" follows privacy.digests.
+	Audience string `yaml:"audience"`
+}
+
+// DigestAudience is who digest d goes to: its own audience, or privacy.digests.
+func (c *Config) DigestAudience(d Digest) string {
+	if d.Audience != "" {
+		return d.Audience
+	}
+	return c.Privacy.Digests
 }
 
 // Coverage is the share of the fleet the last run must have read for the
@@ -700,6 +710,9 @@ func (c *Config) Validate() error {
 			if !strings.Contains(a, "@") {
 				bad(key+".to", "digest %q: %q is not an email address", d.Name, a)
 			}
+		}
+		if d.Audience != "" && d.Audience != AudienceFull && d.Audience != AudienceAggregate {
+			bad(key+".audience", "digest %q: %q must be full (individual tenants shown) or aggregate (none shown)", d.Name, d.Audience)
 		}
 		if d.MinCoverage != nil && (*d.MinCoverage < 0 || *d.MinCoverage > 1) {
 			bad(key+".min_coverage", "digest %q: %v must be between 0 and 1", d.Name, *d.MinCoverage)

@@ -26,7 +26,15 @@ func TestPrivacyKeys(t *testing.T) {
 	if cfg.Privacy.Viewers != AudienceAggregate || cfg.Privacy.MinGroup != 10 || cfg.Privacy.KeyPath(cfg.Metrics) != filepath.Join(dir, "secrets", "k") {
 		t.Errorf("set: %+v", cfg.Privacy)
 	}
+	cfg, err = Parse([]byte("privacy: {digests: aggregate}\nsmtp: {host: h, from: a@b}\ndigests:\n  - {name: founders, schedule: '@daily', report: growth, to: [f@x.com], audience: full}\n  - {name: investors, schedule: '@daily', report: growth, to: [i@x.com]}\n"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DigestAudience(cfg.Digests[0]) != AudienceFull || cfg.DigestAudience(cfg.Digests[1]) != AudienceAggregate {
+		t.Errorf("digest audiences: %s, %s; want full (its own) and aggregate (privacy.digests)", cfg.DigestAudience(cfg.Digests[0]), cfg.DigestAudience(cfg.Digests[1]))
+	}
 	for src, want := range map[string]string{
+		"smtp: {host: h, from: a@b}\ndigests: [{name: d, schedule: '@daily', report: growth, to: [a@b.c], audience: some}]\n": "digests[0].audience",
 		"privacy: {viewers: hidden}\n": "privacy.viewers",
 		"privacy: {shared: nobody}\n":  "privacy.shared",
 		"privacy: {digests: all}\n":    "privacy.digests",

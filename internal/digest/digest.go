@@ -41,6 +41,10 @@ type Deps struct {
 	Journal *metrics.Journal
 	// Panels runs the report's panels (and its workbook); required.
 	Panels *report.Runner
+	// Aggregate is the audience of digests whose audience is aggregate
+	// (digests[].audience, privacy.digests): internal/privacy's. Such a
+	// digest is refused without it, never sent with tenants in it.
+	Aggregate report.Audience
 	// Reports are the loaded reports; when nil they are loaded from cfg.ReportsFS.
 	Reports []*report.Report
 	Log     *slog.Logger
@@ -230,7 +234,14 @@ func build(ctx context.Context, cfg *config.Config, d config.Digest, deps Deps, 
 	}
 	m.Held = hold(d, fresh)
 
-	data := deps.Panels.RunAll(rep)
+	panels := deps.Panels
+	if cfg.DigestAudience(d) == config.AudienceAggregate {
+		if deps.Aggregate == nil {
+			return nil, fmt.Errorf("digest %s: its audience is aggregate, but no privacy rules were given to apply", d.Name)
+		}
+		panels = panels.For(deps.Aggregate)
+	}
+	data := panels.RunAll(rep)
 	if m.Held == "" {
 		m.Held = holdData(data)
 	}
@@ -267,7 +278,7 @@ func build(ctx context.Context, cfg *config.Config, d config.Digest, deps Deps, 
 	m.Text = renderText(v)
 	if workbook && m.Held == "" {
 		var buf bytes.Buffer
-		if err := export.XLSX(&buf, rep, deps.Panels, fresh, now); err != nil {
+		if err := export.XLSX(&buf, rep, panels, fresh, now); err != nil {
 			return nil, fmt.Errorf("digest %s: workbook of report %s: %w", d.Name, rep.Name, err)
 		}
 		m.Workbook = buf.Bytes()

@@ -12,7 +12,7 @@ import (
 	"github.com/attache/attache/internal/privacy"
 )
 
-// TestAggregateDigest: a digest to an aggregate audience (privacy.digests)
+// TestAggregateDigest: a digest to an aggregate audience (digests[].audience)
 // quotes no tenant, in its HTML, text or workbook, and is not held for the
 // panels it leaves out; the same digest to a full audience names tenants.
 func TestAggregateDigest(t *testing.T) {
@@ -63,8 +63,12 @@ func TestAggregateDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.Audience = "aggregate"
+	if _, err := Build(ctx, f.cfg, d, f.deps); err == nil || !strings.Contains(err.Error(), "aggregate") {
+		t.Fatalf("an aggregate digest without privacy rules to apply: %v, want refused", err)
+	}
 	deps := f.deps
-	deps.Panels = deps.Panels.For(privacy.New(key, 5, func() (map[string]bool, error) { return ids, nil }))
+	deps.Aggregate = privacy.New(key, 5, func() (map[string]bool, error) { return ids, nil })
 	agg, err := Build(ctx, f.cfg, d, deps)
 	if err != nil {
 		t.Fatal(err)

@@ -301,10 +301,15 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-// Digests is the audience digests are sent to (privacy.digests): nil for
-// full, the aggregate audience otherwise, reading tenant ids from db.
+// Digests is the aggregate audience for digests (digest.Deps.Aggregate),
+// reading tenant ids from db; nil when no digest goes to an aggregate
+// audience (privacy.digests, digests[].audience), so no key is made for nothing.
 func Digests(cfg *config.Config, db *sql.DB) (report.Audience, error) {
-	if cfg.Privacy.Digests != config.AudienceAggregate {
+	any := false
+	for _, d := range cfg.Digests {
+		any = any || cfg.DigestAudience(d) == config.AudienceAggregate
+	}
+	if !any {
 		return nil, nil
 	}
 	key, err := LoadKey(cfg.Privacy.KeyPath(cfg.Metrics))
