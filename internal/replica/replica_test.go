@@ -94,6 +94,10 @@ func TestSyncIncrementalReadOnlyAndFailures(t *testing.T) {
 			t.Fatalf("%s: read-only token should sync: %+v", id, s)
 		}
 	}
+	// The token attache was given is read-only: the server refuses writes.
+	if err := srv.ExecErr("acme", string(ro), "INSERT INTO todos (title) VALUES ('x')"); err == nil {
+		t.Fatal("a read-only token could write: the test would not prove that read-only is enough")
+	}
 	if n, err := count(t, first["acme"].Path, ""); err != nil || n != 2 {
 		t.Fatalf("acme replica: %d rows, %v", n, err)
 	}

@@ -150,7 +150,10 @@ func (s *Server) start(keyFile string) error {
 		cmd := exec.Command(s.bin, "--db-path", filepath.Join(s.dir, "data.sqld"),
 			"--http-listen-addr", httpAddr, "--admin-listen-addr", adminAddr,
 			"--no-welcome", "--disable-metrics", "--enable-namespaces",
-			"--auth-jwt-key-file", keyFile)
+			"--auth-jwt-key-file", keyFile,
+			// Benchmarks hold a thousand databases; the default keeps 100
+			// loaded and reloads the others on use.
+			"--max-active-namespaces", "4096")
 		cmd.Stdout, cmd.Stderr = s.log, s.log
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
@@ -322,7 +325,15 @@ func (s *Server) proxy(name string) (string, error) {
 // would.
 func (s *Server) Exec(t testing.TB, name string, stmts ...string) {
 	t.Helper()
-	if err := s.ExecErr(name, s.Token(false), stmts...); err != nil {
+	var err error
+	for try := 0; try < 5; try++ {
+		// A database just made may not be served for a moment.
+		if err = s.ExecErr(name, s.Token(false), stmts...); err == nil || !strings.Contains(err.Error(), "doesn't exist") {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
 		t.Fatalf("database %s: %v", name, err)
 	}
 }

@@ -31,6 +31,9 @@ func TestMain(m *testing.M) {
 	if code, ok := roles.Serve(); ok {
 		os.Exit(code)
 	}
+	if spec := os.Getenv(benchEnv); spec != "" {
+		os.Exit(benchChild(spec))
+	}
 	os.Exit(m.Run())
 }
 

@@ -1,0 +1,230 @@
+package tursofleet
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/attache/attache/internal/config"
+	"github.com/attache/attache/internal/fleettest"
+	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/rollup"
+	"github.com/attache/attache/internal/sqldtest"
+)
+
+// BenchmarkRemoteFleet times, in one process run, against N remote tenants
+// on a local sqld (every tenant its own database, reached through its own
+// loopback port):
+//
+//   - cold: `attache run` with no replicas yet (sync every tenant, read all);
+//   - resync: `attache run` again with nothing changed on any primary
+//     (sync brings nothing new, every tenant unchanged);
+//   - naive: what a user would write without attache: open each remote
+//     database over HTTP with go-libsql, run the same queries remotely,
+//     scan every row into Go, close.
+//
+// Each runs in a child process, so peak memory is that run's alone: the
+// largest resident set of any process of the run (coordinator, sync and
+// read workers), and the coordinator's own.
+//
+//	ATTACHE_BENCH_REMOTE=1000 go test ./internal/tursofleet -run '^$' -bench RemoteFleet -benchtime 1x -timeout 60m
+func BenchmarkRemoteFleet(b *testing.B) {
+	n := 100
+	if v := os.Getenv("ATTACHE_BENCH_REMOTE"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatalf("ATTACHE_BENCH_REMOTE=%q: %v", v, err)
+		}
+	}
+	srv := sqldtest.Start(b)
+	root := b.TempDir()
+	qdir := filepath.Join(root, "queries")
+	os.MkdirAll(qdir, 0o755)
+	for name, src := range queries {
+		os.WriteFile(filepath.Join(qdir, name+".sql"), []byte(src), 0o644)
+	}
+	setup := time.Now()
+	var rows []string
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("org-%04d", i)
+		u := srv.CreateDB(b, id)
+		srv.Exec(b, id, tenantSQL(i, "")...)
+		rows = append(rows, fmt.Sprintf("('%s', '%s')", id, u))
+	}
+	catalog := filepath.Join(root, "catalog.db")
+	fleettest.Write(b, catalog, "c", "CREATE TABLE c.organizations (id TEXT, db_url TEXT)", "INSERT INTO c.organizations VALUES "+strings.Join(rows, ", "))
+	b.Logf("%d remote tenants made in %.1fs", n, time.Since(setup).Seconds())
+	token := srv.Token(true)
+	b.Setenv("TURSO_DB_AUTH_TOKEN", token)
+	cfgPath := filepath.Join(root, "config.yaml")
+	syncWorkers := 4
+	if v := os.Getenv("ATTACHE_BENCH_SYNC_WORKERS"); v != "" {
+		syncWorkers, _ = strconv.Atoi(v)
+	}
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`metrics: metrics.db
+tenants:
+  catalog:
+    db: catalog.db
+    query: SELECT id, db_url FROM organizations
+  auth_token_env: TURSO_DB_AUTH_TOKEN
+  replicas: replicas
+  sync_workers: %d
+queries: queries
+`, syncWorkers)), 0o644)
+
+	b.ResetTimer()
+	for range b.N {
+		cold := child(b, "run", cfgPath)
+		resync := child(b, "run", cfgPath)
+		naive := child(b, "naive", cfgPath)
+		b.StopTimer()
+		if cold.Summary.OK != n || resync.Summary.Unchanged != n {
+			b.Fatalf("cold %+v, resync %+v: want %d read and then %d unchanged", cold.Summary, resync.Summary, n, n)
+		}
+		b.Logf("%d remote tenants, 2 cores: cold run %.2fs (tree peak %s, coordinator %s, read workers %s)",
+			n, cold.Wall.Seconds(), mb(cold.TreeRSS), mb(cold.SelfRSS), mb(cold.Summary.WorkerMaxRSS))
+		b.Logf("resync with nothing changed + run %.2fs (tree peak %s, coordinator %s); naive remote loop %.2fs (peak %s)",
+			resync.Wall.Seconds(), mb(resync.TreeRSS), mb(resync.SelfRSS), naive.Wall.Seconds(), mb(naive.TreeRSS))
+		b.Logf("ratios to the naive loop: cold %.3f, resync+run %.3f", cold.Wall.Seconds()/naive.Wall.Seconds(), resync.Wall.Seconds()/naive.Wall.Seconds())
+		b.ReportMetric(cold.Wall.Seconds(), "cold-s")
+		b.ReportMetric(resync.Wall.Seconds(), "resync-s")
+		b.ReportMetric(naive.Wall.Seconds(), "naive-s")
+		b.ReportMetric(resync.Wall.Seconds()/naive.Wall.Seconds(), "resync/naive")
+		b.ReportMetric(float64(max(cold.TreeRSS, resync.TreeRSS))/1e6, "peak-MB")
+	}
+}
+
+func mb(n int64) string { return fmt.Sprintf("%.0f MB", float64(n)/1e6) }
+
+// outcome is what a child reports, plus what its parent measured.
+type outcome struct {
+	Summary rollup.Summary
+	SelfRSS int64
+	Wall    time.Duration `json:"-"`
+	TreeRSS int64         `json:"-"`
+}
+
+const benchEnv = "TURSOFLEET_BENCH"
+
+// child runs one timed step in a fresh process of this test binary.
+func child(b *testing.B, step, cfgPath string) outcome {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run", "^$")
+	cmd.Env = append(os.Environ(), benchEnv+"="+step+":"+cfgPath)
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	out, err := cmd.Output()
+	wall := time.Since(start)
+	if err != nil {
+		b.Fatalf("%s: %v", step, err)
+	}
+	var o outcome
+	if err := json.Unmarshal(out, &o); err != nil {
+		b.Fatalf("%s: %v: %s", step, err, out)
+	}
+	o.Wall = wall
+	// wait4's usage covers the child and every process it waited for.
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		o.TreeRSS = ru.Maxrss * 1024
+	}
+	return o
+}
+
+// benchChild is a child's main; it prints its outcome as JSON on stdout.
+func benchChild(spec string) int {
+	step, cfgPath, _ := strings.Cut(spec, ":")
+	cfg, err := config.Load(cfgPath, nil, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx := context.Background()
+	var o outcome
+	switch step {
+	case "run":
+		mdb, err := metrics.Open(ctx, cfg.Metrics, 5*time.Second)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		sum, err := rollup.Run(ctx, cfg, mdb, rollup.Options{Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+		mdb.Close()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		o.Summary = *sum
+	case "naive":
+		if err := naive(ctx, cfg); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	o.SelfRSS = ru.Maxrss * 1024
+	json.NewEncoder(os.Stdout).Encode(o)
+	return 0
+}
+
+// naive opens each remote tenant over HTTP, runs every query remotely with
+// its schema name dropped, scans all rows into Go and closes.
+func naive(ctx context.Context, cfg *config.Config) error {
+	cat, err := sql.Open("libsql", "file:"+cfg.Tenants.Catalog.DB+"?mode=ro")
+	if err != nil {
+		return err
+	}
+	rows, err := cat.QueryContext(ctx, cfg.Tenants.Catalog.Query)
+	if err != nil {
+		return err
+	}
+	var urls []string
+	for rows.Next() {
+		var id, u string
+		rows.Scan(&id, &u)
+		urls = append(urls, u)
+	}
+	rows.Close()
+	cat.Close()
+	token := os.Getenv(cfg.Tenants.AuthTokenEnv)
+	var texts []string
+	for _, q := range queries {
+		texts = append(texts, strings.ReplaceAll(q, "tenant.", ""))
+	}
+	for _, u := range urls {
+		db, err := sql.Open("libsql", u+"?"+url.Values{"authToken": {token}}.Encode())
+		if err != nil {
+			return err
+		}
+		for _, q := range texts {
+			rs, err := db.QueryContext(ctx, q)
+			if err != nil {
+				db.Close()
+				return fmt.Errorf("%s: %w", u, err)
+			}
+			cols, _ := rs.Columns()
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			for rs.Next() {
+				rs.Scan(ptrs...)
+			}
+			rs.Close()
+		}
+		db.Close()
+	}
+	return nil
+}
