@@ -1,11 +1,15 @@
 package founder
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/attache/attache/internal/report"
 )
 
 // A fleet whose data ends on Sunday 2026-05-31, read a week later. b's last
@@ -118,5 +122,38 @@ func TestNoSignupDateIsShown(t *testing.T) {
 	d = e.panel(t, "retention", "curve")
 	if get(t, d, d.Rows[0], "point") != "m0 · 1 tenants" || get(t, d, d.Rows[0], "month") != "m0" {
 		t.Errorf("curve %v", d.Rows)
+	}
+}
+
+// A fleet whose data stopped says so wherever the freshness line shows:
+// page, workbook, email. Data ending 8 days before the run is stale; data
+// ending the day before the run is not.
+func TestStaleDataBanner(t *testing.T) {
+	e := newEnv(t)
+	writeTenant(t, e.dir, spec{id: "a", plan: "team", signup: "2026-03-05 09:00:00", schema: 3,
+		events: logins("2026-03-05 09:00:00", "2026-05-31T01:00:00+02:00")})
+	e.run(t, time.Date(2026, 6, 8, 9, 0, 0, 0, time.UTC))
+	ctx := context.Background()
+	for _, name := range []string{"growth", "retention", "usage", "fleet", "revenue"} {
+		f, err := report.LoadReportFreshness(ctx, e.mdb, time.Date(2026, 6, 8, 9, 5, 0, 0, time.UTC), report.Find(e.reports, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 01:00 at UTC+2 on 31 May is 30 May in UTC.
+		if !f.DataStale() || !strings.HasPrefix(f.String(), "data ends 2026-05-30, 9 days before run 1 · as of run 1") {
+			t.Errorf("%s: %q", name, f.String())
+		}
+	}
+
+	e = newEnv(t)
+	writeTenant(t, e.dir, spec{id: "a", plan: "team", signup: "2026-03-05 09:00:00", schema: 3,
+		events: logins("2026-03-05 09:00:00", "2026-06-07 12:00:00")})
+	e.run(t, time.Date(2026, 6, 8, 9, 0, 0, 0, time.UTC))
+	f, err := report.LoadReportFreshness(ctx, e.mdb, time.Date(2026, 6, 8, 9, 5, 0, 0, time.UTC), report.Find(e.reports, "growth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.DataStale() || strings.Contains(f.String(), "data ends") || f.DataEnds != "2026-06-07" {
+		t.Errorf("fresh data: %q (data ends %q)", f.String(), f.DataEnds)
 	}
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/attache/attache/internal/config"
+	"github.com/attache/attache/internal/digest"
 	"github.com/attache/attache/internal/export"
 	"github.com/attache/attache/internal/report"
 )
@@ -262,5 +264,29 @@ func checkCohorts(t *testing.T, d *report.Data, want map[string][]any, base stri
 			}
 		}
 		checkRow(t, d, r, exp)
+	}
+}
+
+// The revenue report goes out as a digest: its tiles in the configured
+// currency, each naming its month and change, and the workbook attached.
+func TestRevenueDigest(t *testing.T) {
+	e := buildRevenueFleet(t)
+	cfg := *e.cfg
+	cfg.ReportsFS = e.reportsFS()
+	cfg.Currency = "EUR"
+	cfg.SMTP.From = "attache <reports@example.com>"
+	d := config.Digest{Name: "monthly-investors", Schedule: "0 8 1 * *", Report: "revenue", To: []string{"investors@example.com"}, Subject: "Revenue — {{.Date}}"}
+	m, err := digest.Render(context.Background(), &cfg, d, digest.Deps{Metrics: e.mdb, Panels: e.runner,
+		Now: func() time.Time { return revenueRunAt.Add(time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Held != "" {
+		t.Fatalf("held: %s", m.Held)
+	}
+	for _, want := range []string{"€463.93", "March 2026", "vs February", "€5,567.16"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("digest text lacks %q:\n%s", want, m.Text)
+		}
 	}
 }

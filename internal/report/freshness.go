@@ -29,6 +29,36 @@ type Freshness struct {
 	// Stale counts remote tenants whose sync failed: their older replica's
 	// rows are shown, so they are neither fresh nor failed.
 	Stale int
+	// DataEnds is the data's newest day (YYYY-MM-DD) by the report's
+	// data_ends SQL; "" when the report has none. DataEndsErr says why it
+	// could not be read.
+	DataEnds    string
+	DataEndsErr string
+}
+
+// StaleDataDays is how many days the data's newest day may lag the day of
+// the last run before every report says so: a fleet whose data stopped
+// shows an old "last month" under a fresh run, and must not look current.
+const StaleDataDays = 3
+
+// DataStale reports whether the data's newest day is more than
+// StaleDataDays before the day the last run started (UTC).
+func (f *Freshness) DataStale() bool {
+	return f.dataLagDays() > StaleDataDays
+}
+
+// dataLagDays is the days from the data's newest day to the last run's
+// day, 0 when either is unknown.
+func (f *Freshness) dataLagDays() int {
+	if f == nil || f.Run == nil || len(f.DataEnds) < 10 {
+		return 0
+	}
+	end, err := time.Parse("2006-01-02", f.DataEnds[:10])
+	if err != nil {
+		return 0
+	}
+	run := f.Run.StartedAt.UTC().Truncate(24 * time.Hour)
+	return int(run.Sub(end) / (24 * time.Hour))
 }
 
 // rollupRef finds the rollup tables a panel's SQL reads.
@@ -59,6 +89,20 @@ func LoadReportFreshness(ctx context.Context, mdb *metrics.DB, now time.Time, re
 	f, err := LoadFreshness(ctx, mdb, now)
 	if err != nil || f.Run == nil || rep == nil {
 		return f, err
+	}
+	if rep.DataEnds != "" {
+		// The report's own one-value query on the read-only pool
+		// (query_only), like the freshness figures themselves.
+		var v any
+		if err := mdb.R.QueryRowContext(ctx, rep.DataEnds).Scan(&v); err != nil {
+			f.DataEndsErr = sqlite.Message(err)
+		} else if s := Text(v); len(s) >= 10 {
+			if _, err := time.Parse("2006-01-02", s[:10]); err == nil {
+				f.DataEnds = s[:10]
+			} else {
+				f.DataEndsErr = fmt.Sprintf("data_ends gave %q, not a day (YYYY-MM-DD)", s)
+			}
+		}
 	}
 	qs := rep.Queries()
 	if len(qs) == 0 {
@@ -153,10 +197,16 @@ func (f *Freshness) String() string {
 		return s
 	}
 	r := f.Run
-	parts := []string{
-		fmt.Sprintf("as of run %d, %s", r.ID, human.Ago(f.Age)),
-		fmt.Sprintf("%s of %s tenants", human.Count(int64(f.Read())), human.Count(int64(r.TenantsTotal))),
+	var parts []string
+	if f.DataStale() {
+		// First, as a banner: the numbers stop at this day.
+		parts = append(parts, fmt.Sprintf("data ends %s, %d days before run %d", f.DataEnds, f.dataLagDays(), r.ID))
+	} else if f.DataEndsErr != "" {
+		parts = append(parts, "newest data day unknown: "+f.DataEndsErr)
 	}
+	parts = append(parts,
+		fmt.Sprintf("as of run %d, %s", r.ID, human.Ago(f.Age)),
+		fmt.Sprintf("%s of %s tenants", human.Count(int64(f.Read())), human.Count(int64(r.TenantsTotal))))
 	if n := f.FailedTenants(); n > 0 {
 		parts = append(parts, fmt.Sprintf("%s failed", human.Count(int64(n))))
 	}

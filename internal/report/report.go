@@ -49,8 +49,12 @@ type Report struct {
 	File        string // the file's path inside the folder LoadDir read
 	// Order places the report in lists (the overview, the digest's
 	// choices): lower first, then by name. 100 when not set.
-	Order  int
-	Panels []*Panel
+	Order int
+	// DataEnds is SQL answering the data's newest day; when that is more
+	// than StaleDataDays before the last run, the freshness line says
+	// "data ends DAY" (see Freshness.DataStale).
+	DataEnds string
+	Panels   []*Panel
 }
 
 // Panel is one chart, number or table of a report.
@@ -190,7 +194,7 @@ func validName(s string) bool {
 
 // The YAML keys a report and a panel may have; anything else is a mistake
 // worth stopping for (a typo like "chrat" would silently draw nothing).
-func reportKeys() []string { return []string{"title", "description", "order", "panels"} }
+func reportKeys() []string { return []string{"title", "description", "order", "data_ends", "panels"} }
 func panelKeys() []string {
 	return []string{"id", "title", "description", "chart", "sql", "x", "y", "format", "labels", "period", "change", "versus", "privacy", "stacked"}
 }
@@ -199,6 +203,7 @@ type fileReport struct {
 	Title       string      `yaml:"title"`
 	Description string      `yaml:"description"`
 	Order       *int        `yaml:"order"`
+	DataEnds    string      `yaml:"data_ends"`
 	Panels      []filePanel `yaml:"panels"`
 }
 
@@ -321,7 +326,8 @@ func Parse(file string, data []byte) (*Report, error) {
 	if err := doc.Decode(&fr); err != nil {
 		return nil, fmt.Errorf("%s: %s", file, friendlyYAML(err))
 	}
-	r := &Report{Name: name, Title: strings.TrimSpace(fr.Title), Description: strings.TrimSpace(fr.Description), File: file, Order: 100}
+	r := &Report{Name: name, Title: strings.TrimSpace(fr.Title), Description: strings.TrimSpace(fr.Description), File: file, Order: 100,
+		DataEnds: cleanSQL(fr.DataEnds)}
 	if fr.Order != nil {
 		r.Order = *fr.Order
 	}
@@ -482,7 +488,7 @@ func friendlyYAML(err error) string {
 		"[]report.filePanel", "a list of panels (each starting with -)",
 		"[]string", "a list of column names",
 		"map[string]string", "column: value pairs",
-		"report.fileReport", "keys (title, description, order, panels)",
+		"report.fileReport", "keys (title, description, order, data_ends, panels)",
 		"*int", "a whole number",
 		"report.filePanel", "panel keys",
 		"report.filePrivacy", "privacy keys (shows, tenant, identifying, aggregate, count)",

@@ -37,7 +37,7 @@ func (s *Server) reportOrWorkbook(c echo.Context) error {
 type reportView struct {
 	Report    *report.Report
 	Freshness string
-	Stale     bool            // no finished run, or a newer run failed
+	Stale     bool            // no finished run, the data ends days before the run, or a newer run failed
 	Panels    []template.HTML // rendered once per data version, see panel.html
 	Privacy   string          // what an aggregate audience is not shown; "" for everything
 }
@@ -97,7 +97,7 @@ func (s *Server) reportPage(c echo.Context, name string) error {
 // ones are rendered per view, from the same cached data.
 func (s *Server) reportView(rep *report.Report, version string, fresh *report.Freshness, a report.Audience, csv bool) (reportView, error) {
 	entries := s.cache.report(rep, version)
-	v := reportView{Report: rep, Freshness: fresh.String(), Stale: fresh.Run == nil || (fresh.Latest != nil && fresh.Latest.ID > fresh.Run.ID && fresh.Latest.Status != "running"),
+	v := reportView{Report: rep, Freshness: fresh.String(), Stale: fresh.Run == nil || fresh.DataStale() || (fresh.Latest != nil && fresh.Latest.ID > fresh.Run.ID && fresh.Latest.Status != "running"),
 		Privacy: s.audienceNote(a)}
 	spans := layout(rep.Panels)
 	for i, e := range entries {
