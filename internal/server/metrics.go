@@ -160,6 +160,7 @@ func (rc *runCollector) collect(ctx context.Context, ch chan<- prometheus.Metric
 		gauge(rc.d.lastTenants, float64(last.TenantsOK), "ok")
 		gauge(rc.d.lastTenants, float64(last.TenantsFailed), "failed")
 		gauge(rc.d.lastTenants, float64(last.TenantsUnchanged), "unchanged")
+		gauge(rc.d.lastTenants, float64(last.TenantsStale), "stale")
 		gauge(rc.d.lastRows, float64(last.RowsWritten))
 	}
 	var tenants, failing float64
