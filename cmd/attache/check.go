@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sort"
 
 	"github.com/attache/attache/internal/human"
@@ -70,6 +71,18 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "%s: %s of %s cannot run it:\n", q.Name, human.Count(int64(len(fs))), human.Plural(int64(rep.Total), "tenant"))
 		for _, line := range errorGroups(fs, 10) {
 			fmt.Fprintln(env.Stdout, "  "+line)
+		}
+	}
+	// Which queries are recomputed every period even for unchanged tenants,
+	// and why: their answer depends on time, not only on data.
+	for _, q := range rep.Queries {
+		var why []string
+		if q.Clock {
+			why = append(why, "its header says clock: yes")
+		}
+		why = append(why, q.ReadsClock...)
+		if len(why) > 0 {
+			fmt.Fprintf(env.Stdout, "%s reads the clock (%s), so every tenant is read once per %s: %s\n", q.Name, q.File, q.Grain, strings.Join(why, "; "))
 		}
 	}
 	if len(rep.Findings) > 0 {

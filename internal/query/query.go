@@ -42,7 +42,13 @@ type Query struct {
 	// Clock declares that the answer depends on time, not only on data
 	// ("-- clock: yes"), for what no analysis of the statement can see.
 	Clock bool
+	// ReadsClock says why the engine found the answer depends on time (set
+	// when the engine checks the compiled statement); empty when it does not.
+	ReadsClock []string
 }
+
+// DependsOnTime reports whether the answer can change with time alone.
+func (q *Query) DependsOnTime() bool { return q.Clock || len(q.ReadsClock) > 0 }
 
 // FileError is a query file that cannot be used; it costs only itself.
 type FileError struct {

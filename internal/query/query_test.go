@@ -3,6 +3,7 @@ package query
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -34,7 +35,7 @@ func TestParse(t *testing.T) {
 			}
 			tt.want.Name = tt.name
 			tt.want.File = "queries/" + tt.name + ".sql"
-			if *q != tt.want {
+			if !reflect.DeepEqual(*q, tt.want) {
 				t.Errorf("Parse(%q)\n got %+v\nwant %+v", tt.src, *q, tt.want)
 			}
 		})

@@ -1,16 +1,20 @@
 package rollup
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,8 +45,65 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		os.Exit(0)
+	case lockRole:
+		os.Exit(holdLock())
 	}
 	os.Exit(m.Run())
+}
+
+// lockRole is a child that holds a tenant in the middle of a write
+// transaction, as the SaaS app's own process would. It must be another
+// process: the coordinator reads tenant headers, and closing any descriptor
+// of a file drops the POSIX locks its process holds on it.
+const lockRole = "test-locker"
+
+func holdLock() int {
+	db, err := sqlite.Open(os.Getenv("ATTACHE_TEST_LOCK"), sqlite.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer db.Close()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		return 1
+	}
+	defer conn.Close()
+	for _, s := range []string{"BEGIN EXCLUSIVE", "INSERT INTO todos (title) VALUES ('held')"} {
+		if _, err := conn.ExecContext(context.Background(), s); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	fmt.Println("locked")
+	io.Copy(io.Discard, os.Stdin) // hold until the test closes stdin
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// lockTenant holds path's write lock from another process until the
+// returned func (or the test's end) rolls it back.
+func lockTenant(t *testing.T, path string) (unlock func()) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), worker.RoleEnv+"="+lockRole, "ATTACHE_TEST_LOCK="+path)
+	cmd.Stderr = os.Stderr
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	unlock = func() { once.Do(func() { in.Close(); cmd.Wait() }) }
+	t.Cleanup(unlock)
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "locked\n" {
+		t.Fatalf("lock %s: %q %v", path, line, err)
+	}
+	return unlock
 }
 
 // makeTenant builds a tenant database with SQL, its tables as tenant.NAME.
@@ -187,22 +248,7 @@ func TestHostileTenants(t *testing.T) {
 	// Hash before locking: reading a file closes a descriptor, and closing
 	// any descriptor drops the process's POSIX locks on that file.
 	before := hashes(t, e.dir)
-	lockDB, err := sqlite.Open(filepath.Join(e.dir, "locked.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lockDB.Close()
-	lockConn, err := lockDB.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lockConn.Close()
-	// Another process's writer in the middle of a transaction.
-	for _, s := range []string{"BEGIN EXCLUSIVE", "INSERT INTO todos (title) VALUES ('held')"} {
-		if _, err := lockConn.ExecContext(context.Background(), s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	unlock := lockTenant(t, filepath.Join(e.dir, "locked.db"))
 
 	sum := e.run(t, Options{})
 	if sum.Total != 15 || sum.OK != len(good) || sum.Failed != 5 {
@@ -243,9 +289,7 @@ func TestHostileTenants(t *testing.T) {
 	if !strings.Contains(last[0][0].(string), "due: no such column: due") {
 		t.Fatalf("tenants.last_error = %q", last[0][0])
 	}
-	if _, err := lockConn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
+	unlock()
 	if after := hashes(t, e.dir); !reflect.DeepEqual(before, after) {
 		t.Fatal("tenant files changed during the run")
 	}
@@ -536,21 +580,7 @@ func TestFullRerunKeepsRowsOfTenantsThatFailed(t *testing.T) {
 	todoTenant(t, e.dir, "b", 3)
 	e.run(t, Options{})
 	// b is locked during the next full runs: its earlier rows must stay.
-	db, err := sqlite.Open(filepath.Join(e.dir, "b.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for _, s := range []string{"BEGIN EXCLUSIVE", "INSERT INTO todos (title) VALUES ('held')"} {
-		if _, err := conn.ExecContext(context.Background(), s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	lockTenant(t, filepath.Join(e.dir, "b.db"))
 	for i := 0; i < 2; i++ {
 		sum := e.run(t, Options{Full: true})
 		if sum.Failed != 1 {

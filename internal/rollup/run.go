@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -162,15 +161,13 @@ func hashQuery(q *query.Query) string {
 	return hex.EncodeToString(h[:8])
 }
 
-// clockRe finds SQL whose answer changes with time, not only with data.
-var clockRe = regexp.MustCompile(`(?i)'now'|\bcurrent_(timestamp|date|time)\b`)
-
 // stateHash is what must match for an unchanged tenant to be skipped: the
-// query, and for a query that reads the clock ('now') also the period, so
-// such a query is read once per bucket instead of carried forward forever.
+// query, and for a query whose answer depends on time (vet found it reads
+// the clock, or its header says clock: yes) also the period, so such a
+// query is read once per bucket instead of carried forward forever.
 func stateHash(q *query.Query, at time.Time) string {
 	h := hashQuery(q)
-	if clockRe.MatchString(q.SQL) {
+	if q.DependsOnTime() {
 		h += "@" + query.Bucket(q.Grain, at)
 	}
 	return h

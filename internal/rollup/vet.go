@@ -59,7 +59,12 @@ func vet(ctx context.Context, queries []*query.Query, fleet []tenant.Tenant) ([]
 	}
 	defer conn.Close()
 
+	nondet, err := nondeterministic(ctx, conn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("check queries: %w", err)
+	}
 	verdict := make([]error, len(queries))
+	clocks := make([][]string, len(queries))
 	decided := make([]bool, len(queries))
 	left := len(queries)
 	probe := func(uri string) error {
@@ -78,9 +83,13 @@ func vet(ctx context.Context, queries []*query.Query, fleet []tenant.Tenant) ([]
 				continue
 			}
 			done, err := true, error(nil)
-			for _, slot := range probeSlots {
-				if done, err = vetOne(ctx, conn, q, slotName(slot), schemas); !done || err != nil {
+			for j, slot := range probeSlots {
+				var ops []sqlite.Op
+				if done, ops, err = vetOne(ctx, conn, q, slotName(slot), schemas); !done || err != nil {
 					break
+				}
+				if j == 0 {
+					clocks[i] = clockReasons(ops, nondet)
 				}
 			}
 			if done {
@@ -119,6 +128,12 @@ func vet(ctx context.Context, queries []*query.Query, fleet []tenant.Tenant) ([]
 		if verdict[i] != nil {
 			bad = append(bad, &QueryError{Query: q.Name, File: q.File, Err: verdict[i]})
 			continue
+		}
+		q.ReadsClock = clocks[i]
+		if !decided[i] {
+			// No tenant compiles it, so none will be read; were one to
+			// change, it is recomputed each period rather than trusted.
+			q.ReadsClock = []string{"no tenant could compile it to tell"}
 		}
 		ok = append(ok, q)
 	}
@@ -164,46 +179,46 @@ var nearRe = regexp.MustCompile(`near "((?:[^"]|"")*)"`)
 
 // vetOne compiles q for the probe slot. done is false when this tenant
 // cannot tell (its schema lacks something the query names as tenant.X).
-func vetOne(ctx context.Context, conn *sql.Conn, q *query.Query, probeSlot string, schemas schemaList) (done bool, err error) {
+func vetOne(ctx context.Context, conn *sql.Conn, q *query.Query, probeSlot string, schemas schemaList) (done bool, ops []sqlite.Op, err error) {
 	text, err := query.Rewrite(q.SQL, probeSlot)
 	if err != nil {
-		return true, fmt.Errorf("%s: %w", q.File, err)
+		return true, nil, fmt.Errorf("%s: %w", q.File, err)
 	}
-	ops, err := sqlite.Explain(ctx, conn, text)
+	ops, err = sqlite.Explain(ctx, conn, text)
 	if err != nil {
 		msg := slotBack(sqlite.Message(err), probeSlot)
 		if name, ok := strings.CutPrefix(msg, "no such table: "); ok {
 			if strings.HasPrefix(name, query.Schema+".") {
-				return false, nil
+				return false, nil, nil
 			}
-			return true, outside(q, name)
+			return true, nil, outside(q, name)
 		}
 		for _, b := range brokenMessages {
 			if strings.Contains(msg, b) {
-				return true, fmt.Errorf("%s%s: %w", q.File, position(q, msg), &sqlite.Error{Code: sqlite.Code(sqlite.Wrap(err)), Msg: msg})
+				return true, nil, fmt.Errorf("%s%s: %w", q.File, position(q, msg), &sqlite.Error{Code: sqlite.Code(sqlite.Wrap(err)), Msg: msg})
 			}
 		}
-		return false, nil
+		return false, nil, nil
 	}
 	slot := schemas.index(probeSlot)
 	for _, o := range ops {
 		switch o.Opcode {
 		case "OpenWrite":
-			return true, fmt.Errorf("%s: the statement writes; a query must only read", q.File)
+			return true, nil, fmt.Errorf("%s: the statement writes; a query must only read", q.File)
 		case "OpenRead", "ReopenIdx":
 			if o.P3 != slot {
-				return true, outside(q, tableAt(ctx, conn, schemas[o.P3], o.P2, probeSlot))
+				return true, nil, outside(q, tableAt(ctx, conn, schemas[o.P3], o.P2, probeSlot))
 			}
 		case "Transaction":
 			// Schema 0 is main, where SQLite keeps table-valued functions
 			// such as json_each; the probe's main is empty, so a table read
 			// there shows up as an OpenRead above.
 			if o.P1 != slot && o.P1 != 0 {
-				return true, outside(q, schemas[o.P1]+".(a table)")
+				return true, nil, outside(q, schemas[o.P1]+".(a table)")
 			}
 		}
 	}
-	return true, nil
+	return true, ops, nil
 }
 
 // outside is the refusal of a query that reads name (as SQLite resolved

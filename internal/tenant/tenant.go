@@ -23,8 +23,9 @@ type Tenant struct {
 	Path    string
 	Size    int64     // database plus -wal, bytes
 	ModTime time.Time // latest change of the database or its -wal
-	// Fingerprint changes whenever the database or its -wal changes; a tenant
-	// with the same fingerprint as at its last good read need not be read.
+	// Fingerprint changes whenever the database or its -wal changes (see
+	// StatFile); a tenant with the same fingerprint as at its last good read
+	// need not be read.
 	Fingerprint string
 	// Missing is set when the location has no file: the tenant is still
 	// listed, so the run records it as failed instead of forgetting it.
@@ -153,21 +154,6 @@ func stat(t *Tenant) {
 		statReplica(t)
 		return
 	}
-	st, err := os.Stat(t.Path)
-	if err != nil || !st.Mode().IsRegular() {
-		t.Missing = true
-		t.Fingerprint = "missing"
-		return
-	}
-	t.Size, t.ModTime = st.Size(), st.ModTime()
-	t.Fingerprint = fmt.Sprintf("%d:%d", st.Size(), st.ModTime().UnixNano())
-	// Reading a WAL-mode database leaves an empty -wal behind; only a -wal
-	// with content means the data changed.
-	if wal, err := os.Stat(t.Path + "-wal"); err == nil && wal.Size() > 0 {
-		t.Size += wal.Size()
-		if wal.ModTime().After(t.ModTime) {
-			t.ModTime = wal.ModTime()
-		}
-		t.Fingerprint += fmt.Sprintf("/wal:%d:%d", wal.Size(), wal.ModTime().UnixNano())
-	}
+	fs := StatFile(t.Path)
+	t.Size, t.ModTime, t.Fingerprint, t.Missing = fs.Size, fs.ModTime, fs.Fingerprint, fs.Missing
 }
