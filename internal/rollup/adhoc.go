@@ -80,6 +80,7 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 		return nil, refused[0]
 	}
 	res := &AdhocResult{Tenants: len(fleet), maxBytes: sb.MaxBytes}
+	fleet, res.Errors = withoutMissing(fleet)
 	deadline := time.Now().Add(sb.Timeout)
 	run := func(ts []tenant.Tenant, want int) (*sandboxAnswer, error) {
 		var b strings.Builder

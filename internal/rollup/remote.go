@@ -133,3 +133,18 @@ func attachArgs(path, key string) []any {
 	}
 	return []any{sqlite.ReadOnlyURI(path)}
 }
+
+// withoutMissing drops the tenants there is nothing to read for (a remote
+// tenant never synced, a file gone) and says why, for ad-hoc queries.
+func withoutMissing(fleet []tenant.Tenant) ([]tenant.Tenant, []metrics.TenantError) {
+	var kept []tenant.Tenant
+	var errs []metrics.TenantError
+	for _, t := range fleet {
+		if t.Missing {
+			errs = append(errs, metrics.TenantError{TenantID: t.ID, Query: "adhoc", Error: t.MissingReason()})
+			continue
+		}
+		kept = append(kept, t)
+	}
+	return kept, errs
+}
