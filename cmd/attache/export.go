@@ -96,7 +96,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 			return export.CSV(w, runner, panel)
 		}
 		var err error
-		sum, err = export.Excel{}.Write(w, rep, runner, fresh, now)
+		sum, err = export.Excel{}.Write(w, rep, runner, fresh, now.In(cfg.Location))
 		return err
 	}
 	if file == "-" {

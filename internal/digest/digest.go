@@ -269,7 +269,7 @@ func build(ctx context.Context, cfg *config.Config, d config.Digest, deps Deps, 
 	v := view{
 		Subject: subj, Digest: d.Name, Title: rep.Title, About: summary(rep.Description),
 		Date: now.In(loc).Format("Monday 2 January 2006"), Content: c,
-		Freshness: fresh.String(), Link: reportLink(cfg.BaseURL, rep.Name), Workbook: m.WorkbookName,
+		Freshness: fresh.Stamp(loc), Link: reportLink(cfg.BaseURL, rep.Name), Workbook: m.WorkbookName,
 	}
 	v.Preheader = preheader(c, fresh)
 	if m.HTML, err = renderHTML(v); err != nil {
@@ -278,7 +278,7 @@ func build(ctx context.Context, cfg *config.Config, d config.Digest, deps Deps, 
 	m.Text = renderText(v)
 	if workbook && m.Held == "" {
 		var buf bytes.Buffer
-		if err := export.XLSX(&buf, rep, panels, fresh, now); err != nil {
+		if err := export.XLSX(&buf, rep, panels, fresh, now.In(loc)); err != nil {
 			return nil, fmt.Errorf("digest %s: workbook of report %s: %w", d.Name, rep.Name, err)
 		}
 		m.Workbook = buf.Bytes()
@@ -383,7 +383,7 @@ func preheader(c content, fresh *report.Freshness) string {
 		}
 	}
 	if len(parts) == 0 {
-		return "Data " + fresh.String()
+		return "Data " + fresh.Stamp(nil)
 	}
 	return strings.Join(parts, " · ")
 }

@@ -77,8 +77,8 @@ func TestSendArrives(t *testing.T) {
 	}
 	defer wb.Close()
 	sheets := wb.GetSheetList()
-	if len(sheets) != len(rep.Panels)+1 || sheets[len(sheets)-1] != "About" {
-		t.Errorf("sheets %v, want one per panel (%d) and About", sheets, len(rep.Panels))
+	if len(sheets) != len(rep.Panels)+2 || sheets[0] != "Summary" || sheets[len(sheets)-1] != "About" {
+		t.Errorf("sheets %v, want Summary, one per panel (%d) and About", sheets, len(rep.Panels))
 	}
 	a := f.attempts(t)
 	if outcomes(a) != "sent" || a[0].RunID != 1 || a[0].Delivery != res.Delivery || len(a[0].Recipients) != 2 {

@@ -73,6 +73,7 @@ const (
 type styles struct {
 	header, title, label, wrap, errText int
 	percent, integer, number, text      int
+	change, big, muted                  int
 	dates                               [4]int         // by dateKind
 	codes                               map[int]string // number format of each style, for chart axes
 	// money is the style of money cells, made by useMoney for the one
@@ -136,6 +137,10 @@ func newStyles(f *excelize.File) (*styles, error) {
 	s.dates[dateTime] = coded("yyyy-mm-dd hh:mm:ss")
 	s.dates[dateMonth] = coded("yyyy-mm")
 	s.dates[dateHour] = coded("yyyy-mm-dd hh:mm")
+	// A change against the previous period, with its direction.
+	s.change = coded(`"▲ "0.0%;"▼ "0.0%;"no change"`)
+	s.big = mk(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 13}, Alignment: &excelize.Alignment{Horizontal: "right", Vertical: "top"}})
+	s.muted = mk(&excelize.Style{Font: &excelize.Font{Color: "6B7280"}})
 	return s, err
 }
 

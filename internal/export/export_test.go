@@ -92,6 +92,7 @@ panels:
     x: day
     y: [events, share]
     format: {day: date, share: percent}
+    labels: {events: Daily events}
   - id: daily2
     title: "Daily: events/share [by day]"
     chart: bar
@@ -203,7 +204,8 @@ func TestXLSXSheetsAndCells(t *testing.T) {
 	f := open(t, data)
 	p := parts(t, data)
 
-	wantSheets := []string{"Daily events share by day", "Daily events share by day (2)", "A title that is far longer than", "’Hostile’ tenants", "Broken", "About (2)", "About"}
+	// Summary first; names cut between words, never inside one.
+	wantSheets := []string{"Summary", "Daily events share by day", "Daily events share by day (2)", "A title that is far longer than", "’Hostile’ tenants", "Broken", "About (2)", "About"}
 	if got := f.GetSheetList(); strings.Join(got, "|") != strings.Join(wantSheets, "|") {
 		t.Fatalf("sheets\n got %q\nwant %q", got, wantSheets)
 	}
@@ -225,8 +227,12 @@ func TestXLSXSheetsAndCells(t *testing.T) {
 			t.Errorf("%s header %s is not bold", daily, c)
 		}
 	}
-	if v, _ := f.GetCellValue(daily, "B1"); v != "events" {
-		t.Errorf("header B1 = %q", v)
+	// Headers are the panel's labels (CSV keeps the raw names).
+	if v, _ := f.GetCellValue(daily, "B1"); v != "Daily events" {
+		t.Errorf("header B1 = %q, want the label", v)
+	}
+	if v, _ := f.GetCellValue(daily, "C1"); v != "Share" {
+		t.Errorf("header C1 = %q, want the column in words", v)
 	}
 	panes, err := f.GetPanes(daily)
 	if err != nil || !panes.Freeze || panes.YSplit != 1 || panes.TopLeftCell != "A2" {
@@ -328,6 +334,22 @@ func TestXLSXSheetsAndCells(t *testing.T) {
 	if !strings.Contains(sheetXML(t, f, p, daily), "<drawing ") {
 		t.Error("the line panel's sheet has no drawing")
 	}
+	// One colour per series, a legend only for two or more series, a
+	// dozen category labels on a text axis.
+	for _, c := range charts {
+		x := p[c]
+		pie := strings.Contains(x, "<pieChart>")
+		if !pie && !strings.Contains(x, `<varyColors val="0">`) {
+			t.Errorf("%s: bars or points vary in colour", c)
+		}
+		single := strings.Count(x, "<ser>") == 1
+		if single && !pie && strings.Contains(x, "<legend>") {
+			t.Errorf("%s: a legend for a single series", c)
+		}
+		if !pie && (!strings.Contains(x, `<auto val="0">`) || strings.Contains(x, `<auto val="1">`)) {
+			t.Errorf("%s: the category axis is not a text axis", c)
+		}
+	}
 	if strings.Contains(sheetXML(t, f, p, hs), "<drawing ") {
 		t.Error("a table panel got a chart")
 	}
@@ -355,8 +377,8 @@ func TestXLSXAbout(t *testing.T) {
 		text += strings.Join(row, " | ") + "\n"
 	}
 	for _, want := range []string{
-		"Test report", "Everything the workbook must get right", "Generated at (UTC) | 2026-11-22 11:14:40",
-		"as of run 42, 14 minutes ago · 9,970 of 10,000 tenants · 30 failed",
+		"Test report", "Everything the workbook must get right", "Generated | 2026-11-22 11:14 UTC",
+		"as of run 42, finished 2026-11-22 11:00 UTC · 9,970 of 10,000 tenants · 30 failed",
 		"Last run | 42", "Tenants in the run | 10,000", "Tenants read ok | 900", "Tenants unchanged | 9,070", "Tenants failed (in the queries this report reads) | 30",
 		"Coverage | 99.7%",
 		"SELECT day, events, share FROM rollup_activity ORDER BY tenant_id, day",
@@ -387,17 +409,17 @@ panels:
 `)
 	data, sum := writeXLSX(t, Excel{SheetRows: 7, Page: 4}, rep, r, mdb)
 	f := open(t, data)
-	want := []string{"Big", "Big (2)", "Big (3)", "Big (4)", "Small", "About"}
+	want := []string{"Summary", "Big", "Big (2)", "Big (3)", "Big (4)", "Small", "About"}
 	if got := f.GetSheetList(); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("sheets %q, want %q", got, want)
 	}
 	var seen []string
-	for _, s := range want[:4] {
+	for _, s := range want[1:5] {
 		rows, err := f.GetRows(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Join(rows[0], ",") != "n,label,twice" {
+		if strings.Join(rows[0], ",") != "N,Label,Twice" {
 			t.Errorf("%s header %v", s, rows[0])
 		}
 		if len(rows)-1 > 7 {
@@ -434,7 +456,7 @@ func TestXLSXQueryFailingMidway(t *testing.T) {
 `)
 	data, sum := writeXLSX(t, Excel{SheetRows: 5, Page: 4}, rep, r, mdb)
 	f := open(t, data)
-	if got := strings.Join(f.GetSheetList(), "|"); got != "Mid|Mid (2)|About" {
+	if got := strings.Join(f.GetSheetList(), "|"); got != "Summary|Mid|Mid (2)|About" {
 		t.Fatalf("sheets %s", got)
 	}
 	if len(sum.Failed) != 1 || sum.Rows != 8 {
@@ -660,3 +682,71 @@ panels:
 type countWriter struct{ n int }
 
 func (w *countWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+
+func TestXLSXSummaryFirst(t *testing.T) {
+	_, mdb, r := fixture(t)
+	rep := parse(t, `title: Numbers
+description: What investors ask first. More detail follows.
+panels:
+  - {id: active, title: Active tenants, chart: number, y: [active], period: month, change: change, versus: before, format: {active: integer},
+     sql: "SELECT 1225 AS active, '2026-11' AS month, 0.066 AS change, '2026-10' AS before"}
+  - {id: nobase, title: Growth, chart: number, y: [g], change: c, format: {g: percent},
+     sql: "SELECT 0.25 AS g, NULL AS c"}
+  - {id: days, title: Active tenants per day, chart: line, x: day, y: [events], sql: "SELECT day, events FROM rollup_activity ORDER BY day"}
+`)
+	data, _ := writeXLSX(t, Excel{}, rep, r, mdb)
+	f := open(t, data)
+	if got := f.GetSheetList(); got[0] != "Summary" || got[len(got)-1] != "About" {
+		t.Fatalf("sheets %q: Summary must come first, About last", got)
+	}
+	rows, err := f.GetRows("Summary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := ""
+	for _, r := range rows {
+		text += strings.Join(r, " | ") + "\n"
+	}
+	for _, want := range []string{
+		"Numbers", "What investors ask first.", "as of run 42, finished 2026-11-22 11:00 UTC",
+		"Number | Value | Period | Change | Against | In words | Sheet",
+		"Active tenants | 1,225 | November 2026 | ▲ 6.6% | October | November 2026: 1,225 ▲ 6.6% vs October | Active tenants",
+		"Growth | 25.0% |  | n/a |  | 25.0% n/a | Growth",
+		"Active tenants per day | Active tenants per day",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("Summary lacks %q:\n%s", want, text)
+		}
+	}
+	// The value and the change are numbers, not text, for an analyst to use.
+	if v, _ := f.GetCellValue("Summary", "B7", excelize.Options{RawCellValue: true}); v != "1225" {
+		t.Errorf("B7 raw %q, want the number", v)
+	}
+	if v, _ := f.GetCellValue("Summary", "D7", excelize.Options{RawCellValue: true}); v != "0.066" {
+		t.Errorf("D7 raw %q, want the ratio", v)
+	}
+	if link, target, _ := f.GetCellHyperLink("Summary", "G7"); !link || target != "'Active tenants'!A1" {
+		t.Errorf("G7 links to %q", target)
+	}
+	if strings.Contains(text, "ago") || strings.Contains(text, "just now") {
+		t.Errorf("a file says how long ago, which is wrong by the time it is read:\n%s", text)
+	}
+}
+
+func TestSheetNamesCutBetweenWords(t *testing.T) {
+	for title, want := range map[string]string{
+		"Active tenants, last complete month":            "Active tenants, last complete",
+		"Churned tenants by month of last activity":      "Churned tenants by month",
+		"Retention by signup cohort":                     "Retention by signup cohort",
+		"Supercalifragilisticexpialidocious-and-more":    "Supercalifragilisticexpialidoci",
+		"MRR bridge: new, expansion, contraction, churn": "MRR bridge new, expansion",
+	} {
+		got := sheetName(title, "id")
+		if got != want {
+			t.Errorf("sheetName(%q) = %q, want %q", title, got, want)
+		}
+		if len([]rune(got)) > 31 {
+			t.Errorf("%q is longer than 31", got)
+		}
+	}
+}

@@ -5,8 +5,6 @@
 package export
 
 import (
-	"archive/zip"
-	"compress/flate"
 	"errors"
 	"fmt"
 	"io"
@@ -38,10 +36,13 @@ type Summary struct {
 	Failed []error  // panels whose SQL failed; their sheets show the error
 }
 
-// XLSX writes rep as an Excel workbook: one sheet per panel with a native
-// chart beside the data of every line, bar, area and pie panel, and an About
-// sheet with the report, each panel's SQL, when it was made and what data it
-// covers. A failing panel gets a sheet with its error; the rest still export.
+// XLSX writes rep as an Excel workbook: a Summary sheet with the report's
+// numbers (value, period, change) first, then one sheet per panel with a
+// native chart beside the data of every line, bar, area and pie panel, and
+// an About sheet with the report, each panel's SQL, when it was made and
+// what data it covers. A failing panel gets a sheet with its error; the rest
+// still export. Times are written in UTC and in now's location (the
+// configured timezone), never as "ago": a file is read later.
 func XLSX(w io.Writer, rep *report.Report, runner *report.Runner, fresh *report.Freshness, now time.Time) error {
 	_, err := Excel{}.Write(w, rep, runner, fresh, now)
 	return err
@@ -57,28 +58,24 @@ func (e Excel) Write(w io.Writer, rep *report.Report, runner *report.Runner, fre
 	}
 	f := excelize.NewFile()
 	defer f.Close() // removes the stream writers' temporary files
-	// Deflate at its fastest: a third of the time of the default level for
-	// files about a fifth larger, and the zip is built after every row is in.
-	f.SetZipWriter(func(w io.Writer) excelize.ZipWriter {
-		zw := zip.NewWriter(w)
-		zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
-			return flate.NewWriter(out, flate.BestSpeed)
-		})
-		return zw
-	})
+	f.SetZipWriter(func(w io.Writer) excelize.ZipWriter { return newBookZip(w) })
 	st, err := newStyles(f)
 	if err != nil {
 		return nil, fmt.Errorf("xlsx %s: styles: %w", rep.Name, err)
 	}
 	b := &book{f: f, e: e, st: st, sum: &Summary{}, used: map[string]bool{}}
-	// "History" is reserved by Excel; "About" is ours.
+	// "History" is reserved by Excel; "Summary" and "About" are ours.
 	b.reserve("History")
+	b.reserve("Summary")
 	b.reserve("About")
 	// Every panel's sheet is named up front, so names do not depend on
 	// which panels happen to split.
 	names := make([]string, len(rep.Panels))
 	for i, p := range rep.Panels {
 		names[i] = b.unique(sheetName(p.Title, p.ID))
+	}
+	if err := b.summary(runner, rep, names, fresh, now); err != nil {
+		return nil, fmt.Errorf("xlsx %s: Summary sheet: %w", rep.Name, err)
 	}
 	infos := make([]*panelInfo, len(rep.Panels))
 	for i, p := range rep.Panels {
@@ -127,7 +124,7 @@ func (b *book) unique(name string) string {
 	cand := name
 	for n := 2; b.used[strings.ToLower(cand)]; n++ {
 		suffix := fmt.Sprintf(" (%d)", n)
-		cand = strings.TrimRightFunc(truncUTF16(name, maxSheetName-len(suffix)), unicode.IsSpace) + suffix
+		cand = wordsWithin(name, maxSheetName-len(suffix)) + suffix
 	}
 	b.reserve(cand)
 	return cand
@@ -145,7 +142,8 @@ func (b *book) addSheet(name string) error {
 
 // sheetName makes an Excel sheet name of a panel title: characters Excel
 // forbids (: \ / ? * [ ]) and control characters made spaces, apostrophes made
-// typographic (a straight one breaks sheet references), at most 31 long.
+// typographic (a straight one breaks sheet references), at most 31 long and
+// cut between words, never inside one.
 func sheetName(title, id string) string {
 	var sb strings.Builder
 	for _, r := range title {
@@ -162,7 +160,50 @@ func sheetName(title, id string) string {
 	if name == "" {
 		name = id
 	}
-	return strings.TrimSpace(truncUTF16(name, maxSheetName))
+	return wordsWithin(name, maxSheetName)
+}
+
+// wordsWithin shortens name to at most n UTF-16 units at a word boundary:
+// "Active tenants, last complete month" becomes "Active tenants, last
+// complete". Words that cannot end a name (of, by, per, a comma) are
+// dropped from the end. A single word too long is cut as a last resort.
+func wordsWithin(name string, n int) string {
+	if truncUTF16(name, n) == name {
+		return name
+	}
+	words := strings.Fields(name)
+	out := ""
+	for _, w := range words {
+		cand := strings.TrimSpace(out + " " + w)
+		if truncUTF16(cand, n) != cand {
+			break
+		}
+		out = cand
+	}
+	for {
+		trimmed := strings.TrimRight(out, ",;-–—&+ ")
+		fields := strings.Fields(trimmed)
+		if len(fields) > 1 && danglingWord(fields[len(fields)-1]) {
+			trimmed = strings.Join(fields[:len(fields)-1], " ")
+		}
+		if trimmed == out {
+			break
+		}
+		out = trimmed
+	}
+	if out == "" {
+		return strings.TrimSpace(truncUTF16(name, n))
+	}
+	return out
+}
+
+// danglingWord is a word a name should not end on.
+func danglingWord(w string) bool {
+	switch strings.ToLower(w) {
+	case "a", "an", "the", "of", "by", "per", "in", "on", "to", "for", "and", "or", "with", "vs", "at", "from", "last", "since":
+		return true
+	}
+	return false
 }
 
 // truncUTF16 cuts s to at most n UTF-16 units (how Excel counts) on a rune
@@ -279,7 +320,7 @@ func (pw *panelWriter) page(cols []string, rows [][]any) error {
 		// fit the header and the first page.
 		pw.widths = make([]float64, len(cols))
 		for i, c := range cols {
-			w := width(kindText, c) + 3 // room for the filter button
+			w := width(kindText, pw.p.Label(c)) + 3 // room for the filter button
 			for _, r := range rows {
 				w = max(w, width(pw.kinds[i], r[i]))
 			}
@@ -322,6 +363,9 @@ func (pw *panelWriter) start(name string) error {
 	if err := pw.b.addSheet(name); err != nil {
 		return err
 	}
+	if err := fitToPage(pw.b.f, name); err != nil {
+		return err
+	}
 	sw, err := pw.b.f.NewStreamWriter(name)
 	if err != nil {
 		return err
@@ -339,7 +383,7 @@ func (pw *panelWriter) start(name string) error {
 	}
 	header := make([]any, len(pw.cols))
 	for i, c := range pw.cols {
-		header[i] = excelize.Cell{StyleID: pw.b.st.header, Value: cellText(c)}
+		header[i] = excelize.Cell{StyleID: pw.b.st.header, Value: cellText(pw.p.Label(c))}
 	}
 	return sw.SetRow("A1", header, excelize.RowOpts{Height: 20})
 }
@@ -366,6 +410,9 @@ func (pw *panelWriter) finish() error {
 		if err := pw.chart(last); err != nil {
 			return err
 		}
+	}
+	if err := pageLayout(pw.b.f, pw.name); err != nil {
+		return err
 	}
 	err := pw.sw.Flush()
 	pw.sw = nil
@@ -429,14 +476,22 @@ func (pw *panelWriter) chart(last int) error {
 			break
 		}
 	}
+	// One colour per series (Excel's default for a single series is a
+	// colour per bar), and a legend only when there is more than one series
+	// to tell apart.
+	vary := false
 	ch := &excelize.Chart{
-		Series:    series,
-		Title:     excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: pw.p.Title}}},
-		Legend:    excelize.ChartLegend{Position: "bottom"},
-		Dimension: excelize.ChartDimension{Width: 720, Height: 400},
-		Format:    excelize.GraphicOptions{OffsetX: 10, OffsetY: 10},
-		XAxis:     excelize.ChartAxis{NumFmt: axisFmt(pw.p.X)},
-		YAxis:     excelize.ChartAxis{NumFmt: axisFmt(pw.p.Y[0]), MajorGridLines: true},
+		Series:     series,
+		Title:      excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: pw.p.Title}}},
+		Legend:     excelize.ChartLegend{Position: "bottom"},
+		VaryColors: &vary,
+		Dimension:  excelize.ChartDimension{Width: 720, Height: 400},
+		Format:     excelize.GraphicOptions{OffsetX: 10, OffsetY: 10},
+		XAxis:      excelize.ChartAxis{NumFmt: axisFmt(pw.p.X), TickLabelSkip: labelSkip(last - 1), Font: axisFont()},
+		YAxis:      excelize.ChartAxis{NumFmt: axisFmt(pw.p.Y[0]), MajorGridLines: true, Font: axisFont()},
+	}
+	if len(series) == 1 {
+		ch.Legend.Position = "none"
 	}
 	switch pw.p.Chart {
 	case report.ChartLine:
@@ -455,9 +510,24 @@ func (pw *panelWriter) chart(last int) error {
 		ch.Type = excelize.Pie
 		ch.Legend.Position = "right"
 		ch.PlotArea = excelize.ChartPlotArea{ShowPercent: true}
+		ch.XAxis.TickLabelSkip = 0
+		vary = true // a pie's slices need colours of their own
 	}
 	anchor, _ := excelize.CoordinatesToCellName(len(pw.cols)+2, 2)
 	return pw.b.f.AddChart(pw.name, anchor, ch)
+}
+
+// axisFont is dark enough to read on paper (excelize's default is a pale
+// grey).
+func axisFont() excelize.Font { return excelize.Font{Color: "4B5563", Size: 9} }
+
+// labelSkip shows about a dozen category labels on an axis of n points:
+// every day of a year would print as one unreadable band.
+func labelSkip(n int) int {
+	if n <= 16 {
+		return 0
+	}
+	return (n + 11) / 12
 }
 
 // errorSheet is the sheet of a panel whose query failed.
@@ -524,8 +594,8 @@ func (b *book) about(rep *report.Report, infos []*panelInfo, fresh *report.Fresh
 	if rep.File != "" {
 		line("Report file", rep.File, 0)
 	}
-	line("Generated at (UTC)", now.UTC(), 0)
-	line("Data", fresh.String(), st.wrap)
+	line("Generated", human.When(now, now.Location()), 0)
+	line("Data", fresh.Stamp(now.Location()), st.wrap)
 	if fresh != nil && fresh.Run != nil {
 		r := fresh.Run
 		line("Last run", r.ID, 0)
@@ -565,5 +635,6 @@ func (b *book) about(rep *report.Report, infos []*panelInfo, fresh *report.Fresh
 	for col, w := range map[string]float64{"A": 26, "B": 48, "C": 9, "D": 10, "E": 40, "F": 40, "G": 90} {
 		errs = append(errs, f.SetColWidth(name, col, col, w))
 	}
+	errs = append(errs, printOnePageWide(f, name))
 	return errors.Join(errs...)
 }

@@ -186,9 +186,30 @@ func (f *Freshness) Coverage() float64 {
 	return float64(f.Read()) / float64(f.Run.TenantsTotal)
 }
 
-// String is the one line shown beside every report:
+// String is the one line shown beside every report on a live page:
 // "as of run 42, 14 minutes ago · 9,970 of 10,000 tenants · 30 failed".
 func (f *Freshness) String() string {
+	if f == nil || f.Run == nil {
+		return f.line("")
+	}
+	return f.line(fmt.Sprintf("as of run %d, %s", f.Run.ID, human.Ago(f.Age)))
+}
+
+// Stamp is the line for a file or an email, read later, when "ago" would be
+// wrong: "as of run 42, finished 2026-12-02 15:37 UTC (16:37 CET) · 9,970
+// of 10,000 tenants · 30 failed".
+func (f *Freshness) Stamp(loc *time.Location) string {
+	if f == nil || f.Run == nil {
+		return f.line("")
+	}
+	end := f.Run.FinishedAt
+	if end.IsZero() {
+		end = f.Run.StartedAt
+	}
+	return f.line(fmt.Sprintf("as of run %d, finished %s", f.Run.ID, human.When(end, loc)))
+}
+
+func (f *Freshness) line(when string) string {
 	if f == nil || f.Run == nil {
 		s := "no run yet; run `attache run` to fill the metrics DB"
 		if f != nil && f.Latest != nil {
@@ -205,7 +226,7 @@ func (f *Freshness) String() string {
 		parts = append(parts, "newest data day unknown: "+f.DataEndsErr)
 	}
 	parts = append(parts,
-		fmt.Sprintf("as of run %d, %s", r.ID, human.Ago(f.Age)),
+		when,
 		fmt.Sprintf("%s of %s tenants", human.Count(int64(f.Read())), human.Count(int64(r.TenantsTotal))))
 	if n := f.FailedTenants(); n > 0 {
 		parts = append(parts, fmt.Sprintf("%s failed", human.Count(int64(n))))

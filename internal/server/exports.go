@@ -42,7 +42,7 @@ func (s *Server) sendWorkbook(c echo.Context, rep *report.Report, a report.Audie
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 	h.Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
-	if err := export.XLSX(c.Response(), rep, s.exports.For(a), fresh, now); err != nil {
+	if err := export.XLSX(c.Response(), rep, s.exports.For(a), fresh, now.In(s.views.loc)); err != nil {
 		return s.exportFailed(c, "xlsx", err)
 	}
 	return nil
