@@ -218,3 +218,24 @@ func TestFingerprintSeesAWALRestart(t *testing.T) {
 		t.Fatalf("v = %v, want 20", got[0][0])
 	}
 }
+
+// A tenant whose latest answer is no rows carries no rows: an older
+// period's rows are not its answer any more (found by the month test).
+func TestAnEmptyAnswerIsCarriedAsEmpty(t *testing.T) {
+	e := setup(t, map[string]string{"open": "SELECT title FROM tenant.todos WHERE done = 0"})
+	todoTenant(t, e.dir, "a", 1) // one open todo
+	day := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	at := func(d int) Options {
+		return Options{Now: func() time.Time { return day.Add(time.Duration(d) * 24 * time.Hour) }}
+	}
+	e.run(t, at(0))
+	makeTenant(t, filepath.Join(e.dir, "a.db"), "UPDATE tenant.todos SET done = 1")
+	e.run(t, at(1))
+	if sum := e.run(t, at(2)); sum.Unchanged != 1 {
+		t.Fatalf("day 2: %+v, want the tenant carried", sum)
+	}
+	got := e.rows(t, "SELECT bucket, count(*) FROM rollup_open GROUP BY bucket ORDER BY bucket")
+	if want := [][]any{{"2026-11-20", int64(1)}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("rows per day %v, want %v: days 21 and 22 have no open todos", got, want)
+	}
+}

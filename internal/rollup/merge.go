@@ -392,8 +392,11 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 		}
 	}
 	if snapshot && len(m.plan.unchanged) > 0 {
-		// Unchanged tenants were not read: carry their latest rows into this
-		// bucket so the series stays continuous.
+		// Unchanged tenants were not read: carry their latest answer into
+		// this bucket so the series stays continuous. The latest answer is
+		// the rows of the bucket rollup_state names, which holds none when
+		// the answer was no rows: an older bucket's rows would be a number a
+		// fresh read no longer gives.
 		var names, from []string
 		for _, c := range existing {
 			if c != "tenant_id" && c != "bucket" {
@@ -404,23 +407,35 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 		n, err := exec(`INSERT INTO `+table+` (tenant_id, bucket, `+strings.Join(names, ", ")+`)
 			SELECT r.tenant_id, ?1, `+strings.Join(from, ", ")+` FROM `+table+` r
 			JOIN temp.run_tenants u ON u.id = r.tenant_id AND u.plan = 'unchanged'
+			LEFT JOIN rollup_state s ON s.tenant_id = r.tenant_id AND s.query = ?2
 			WHERE r.tenant_id NOT IN (SELECT tenant_id FROM temp.run_failures WHERE query = ?2)
-			  AND r.bucket = (SELECT max(bucket) FROM `+table+` x WHERE x.tenant_id = r.tenant_id AND x.bucket < ?1)
+			  AND r.bucket = coalesce(s.bucket, (SELECT max(bucket) FROM `+table+` x WHERE x.tenant_id = r.tenant_id AND x.bucket < ?1))
+			  AND r.bucket < ?1
 			  AND NOT EXISTS (SELECT 1 FROM `+table+` y WHERE y.tenant_id = r.tenant_id AND y.bucket = ?1)`, bucket, q.Name)
 		if err != nil {
 			return 0, err
 		}
 		written += n
+		// Their latest answer is now this bucket's, rows or none.
+		if _, err := exec(`UPDATE rollup_state SET bucket = ?1 WHERE query = ?2 AND error IS NULL
+			AND tenant_id IN (SELECT id FROM temp.run_tenants WHERE plan = 'unchanged')
+			AND tenant_id NOT IN (SELECT tenant_id FROM temp.run_failures WHERE query = ?2)`, bucket, q.Name); err != nil {
+			return 0, err
+		}
+	}
+	var stateBucket any // the period of a snapshot tenant's latest answer
+	if snapshot {
+		stateBucket = bucket
 	}
 	colJSON, _ := json.Marshal(existing[1:])
 	steps := []struct {
 		sql  string
 		args []any
 	}{
-		{`INSERT INTO rollup_state (tenant_id, query, fingerprint, sql_hash, run_id, error)
-		  SELECT o.tenant_id, o.query, t.fingerprint, ?, ?, NULL FROM temp.run_ok o JOIN temp.run_tenants t ON t.id = o.tenant_id WHERE o.query = ?
-		  ON CONFLICT (tenant_id, query) DO UPDATE SET fingerprint = excluded.fingerprint, sql_hash = excluded.sql_hash, run_id = excluded.run_id, error = NULL`,
-			[]any{stateHash(q, m.bucketAt), m.runID, q.Name}},
+		{`INSERT INTO rollup_state (tenant_id, query, fingerprint, sql_hash, run_id, error, bucket)
+		  SELECT o.tenant_id, o.query, t.fingerprint, ?, ?, NULL, ? FROM temp.run_ok o JOIN temp.run_tenants t ON t.id = o.tenant_id WHERE o.query = ?
+		  ON CONFLICT (tenant_id, query) DO UPDATE SET fingerprint = excluded.fingerprint, sql_hash = excluded.sql_hash, run_id = excluded.run_id, error = NULL, bucket = excluded.bucket`,
+			[]any{stateHash(q, m.bucketAt), m.runID, stateBucket, q.Name}},
 		// A lasting failure is remembered with the file state that caused
 		// it, so the unchanged file is not read again just to fail again;
 		// any other failure is forgotten, so the tenant is read next time.
