@@ -210,6 +210,11 @@ func naive(ctx context.Context, cfg *config.Config) error {
 		for _, q := range texts {
 			rs, err := db.QueryContext(ctx, q)
 			if err != nil {
+				// A loaded server expires idle streams; a user's loop
+				// would try again.
+				rs, err = db.QueryContext(ctx, q)
+			}
+			if err != nil {
 				db.Close()
 				return fmt.Errorf("%s: %w", u, err)
 			}
