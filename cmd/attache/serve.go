@@ -186,7 +186,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stderr, "attache: no auth.users in the config, so sign-in is off and everyone on this machine is an admin\n")
 	}
 	if n := len(cfg.Jobs) + len(cfg.Digests); n > 0 {
-		fmt.Fprintf(env.Stderr, "attache: %d jobs and %d digests scheduled (timezone %s); see /runs\n", len(cfg.Jobs), len(cfg.Digests), cfg.Location)
+		fmt.Fprintf(env.Stderr, "attache: %s and %s scheduled (timezone %s); see /runs\n", human.Plural(int64(len(cfg.Jobs)), "job"), human.Plural(int64(len(cfg.Digests)), "digest"), cfg.Location)
 	}
 	fmt.Fprintf(env.Stderr, "attache: dashboard on http://%s (Ctrl-C stops it)\n", displayAddr(ln.Addr().String()))
 	return srv.Serve(ctx, ln)

@@ -73,8 +73,8 @@ func browserFixture(t *testing.T) (fx *fixture, shots bool) {
 
 // TestBrowserSignInAndCharts signs in through the form in a real browser,
 // opens a report and waits for its charts to be drawn. With
-// ATTACHE_SCREENSHOTS=1 it also writes docs/screenshot-report.png from a
-// larger fleet.
+// ATTACHE_SCREENSHOTS=1 it also writes docs/screenshot-growth.png,
+// -retention.png and -revenue.png from a larger fleet.
 func TestBrowserSignInAndCharts(t *testing.T) {
 	chromium(t)
 	fx, shots := browserFixture(t)
@@ -117,7 +117,20 @@ func TestBrowserSignInAndCharts(t *testing.T) {
 	if shots {
 		// Let the entry animation finish before the picture.
 		time.Sleep(1500 * time.Millisecond)
-		screenshot(t, ctx, "screenshot-report.png")
+		screenshot(t, ctx, "screenshot-growth.png")
+		for _, name := range []string{"retention", "revenue"} {
+			if report.Find(fx.reports, name) == nil {
+				continue
+			}
+			if err := chromedp.Do(ctx, chromedp.Navigate(base+"/reports/"+name), chromedp.WaitVisible(chromedp.CSS(`.panels`))); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(1500 * time.Millisecond)
+			screenshot(t, ctx, "screenshot-"+name+".png")
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/reports/growth")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// A chart's tooltip shows (drawn on the canvas, so the strict CSP has
 	// no inline style to refuse; a refusal would be reported below).

@@ -91,7 +91,7 @@ func TestBrowserNothingOverflowsAPhone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages = []string{"/", "/tenants", "/tenants?sort=error", "/runs", "/query", "/shares", "/digests/weekly-founders/preview", "/reports/nosuch"}
+	pages = []string{"/", "/tenants", "/tenants?sort=error", "/runs", "/query", "/shares", "/audit", "/digests/weekly-founders/preview", "/reports/nosuch"}
 	for _, r := range s.reports {
 		pages = append(pages, "/reports/"+r.Name)
 	}
