@@ -129,6 +129,9 @@ func (c cpuClock) since() time.Duration {
 	return now.self - c.self + now.children - c.children
 }
 
+// selfSince is this process's part of since: for a run, the coordinator.
+func (c cpuClock) selfSince() time.Duration { return cpuNow().self - c.self }
+
 // measured is one reader's wall and CPU time over the fleet.
 type measured struct {
 	wall, cpu time.Duration
@@ -170,6 +173,7 @@ func compareReaders(b *testing.B, cfg *config.Config) {
 				b.Fatal(err)
 			}
 			full = measured{sum.Duration, cpu.since()}
+			b.ReportMetric(cpu.selfSince().Seconds(), "coordinator-cpu-s")
 			b.ReportMetric(float64(sum.WorkerMaxRSS)/1e6, "worker-maxrss-MB")
 			b.ReportMetric(float64(sum.Failed), "failed-tenants")
 		}
