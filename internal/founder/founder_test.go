@@ -622,7 +622,7 @@ func checkRetentionWorkbook(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 5 || strings.Join(rows[0][:4], ",") != "cohort,tenants,m0,m1" {
+	if len(rows) != 5 || strings.Join(rows[0][:4], ",") != "Signed up,Tenants,m0,m1" {
 		t.Fatalf("sheet rows %v", rows)
 	}
 	// Row 3 is cohort 2025-12: m1 (D3) is 2/3; m3 (F3) is not complete.
