@@ -135,6 +135,13 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	digestDeps := digest.Deps{Metrics: mdb, Journal: journal, Panels: exports, Aggregate: digestAudience, Reports: reps, Log: log}
 	sched := schedule.New(cfg, schedule.Deps{
 		Metrics: mdb, Journal: journal, Log: log,
+		Run: func(ctx context.Context, cfg *config.Config, mdb *metrics.DB, opt rollup.Options) (*rollup.Summary, error) {
+			if err := audit.Record(ctx, auditDB, audit.Entry{Actor: audit.ActorSchedule, Action: audit.Run, Target: opt.Job,
+				Detail: fmt.Sprintf("full=%v queries=%v", opt.Full, opt.Queries)}); err != nil {
+				log.Error("audit entry not recorded", "action", audit.Run, "err", err)
+			}
+			return rollup.Run(ctx, cfg, mdb, opt)
+		},
 		Send: func(ctx context.Context, d config.Digest) error {
 			_, err := digest.Send(ctx, cfg, d, digestDeps)
 			if aerr := audit.Record(ctx, auditDB, audit.Entry{Actor: audit.ActorSchedule, Action: audit.Digest, Target: d.Name,

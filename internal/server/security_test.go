@@ -385,7 +385,7 @@ func TestOpenModeLoopbackOnly(t *testing.T) {
 
 // live serves s on a loopback port until the test ends and returns its
 // base URL: the findings below are about real HTTP, not a handler call.
-func live(t *testing.T, s *Server) string {
+func live(t testing.TB, s *Server) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
