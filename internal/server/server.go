@@ -59,8 +59,9 @@ type Deps struct {
 	// go out now, without sending it (digest.Find and digest.Render bound
 	// to the config). nil: no previews.
 	PreviewDigest func(ctx context.Context, name string) (*digest.Message, error)
-	// Audit is the writer of audit entries (audit.Open on the metrics DB);
-	// New opens one when nil.
+	// Audit is the writer of audit entries and sessions (audit.Open on the
+	// metrics DB: a connection of its own, as a run holds Metrics.W for its
+	// whole length); New opens one when nil.
 	Audit *sql.DB
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -79,7 +80,7 @@ type Server struct {
 	preview  func(ctx context.Context, name string) (*digest.Message, error)
 	now      func() time.Time
 	log      *slog.Logger
-	audit    *sql.DB // audit.Record's writer: its own connection, never mdb.W
+	audit    *sql.DB // writer of audit entries and sessions: its own connection, never mdb.W
 
 	echo     *echo.Echo
 	views    *views
