@@ -120,7 +120,10 @@ func (pc *panelCache) report(rep *report.Report, version string) []*cacheEntry {
 func (s *Server) dataVersion(ctx context.Context) (string, error) {
 	var id int64
 	var st, fin string
-	err := s.mdb.R.QueryRowContext(ctx, "SELECT id, status, coalesce(finished_at, '') FROM runs ORDER BY id DESC LIMIT 1").Scan(&id, &st, &fin)
+	// A run in progress changes nothing readers see until it ends: counting
+	// it would recompute every panel at the start of each run, when the
+	// workers already take the CPU.
+	err := s.mdb.R.QueryRowContext(ctx, "SELECT id, status, coalesce(finished_at, '') FROM runs WHERE status != 'running' ORDER BY id DESC LIMIT 1").Scan(&id, &st, &fin)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "none", nil
 	}
