@@ -14,7 +14,6 @@ import (
 	"github.com/attache/attache/internal/privacy"
 	"github.com/attache/attache/internal/report"
 	"github.com/attache/attache/internal/rollup"
-	"github.com/attache/attache/internal/sandbox"
 )
 
 // runCheck is `attache check`: config, queries and reports are valid, and
@@ -36,7 +35,7 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("queries: %w", err)
 	}
-	mdb, err := metrics.Open(ctx, cfg.Metrics, cfg.BusyTimeout.D())
+	mdb, err := openMetrics(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -104,18 +103,17 @@ func checkReports(ctx context.Context, env *Env, cfg *config.Config, mdb *metric
 	if err := digest.Check(cfg, reps); err != nil {
 		return fmt.Errorf("digests: %w", err)
 	}
-	sb := sandbox.NewRunner(2, cfg.QueryTimeout.D(), cfg.BusyTimeout.D())
-	defer sb.Close()
-	sb.Memory = int64(cfg.SandboxMemMB) << 20
+	pl := newPools(cfg, false)
+	defer pl.Close()
 	if last, _ := mdb.LastRun(ctx); last == nil {
 		fmt.Fprintf(env.Stdout, "reports: %d loaded; panels not run yet because no run has finished (run `attache run` first)\n", len(reps))
 		return nil
 	}
-	if err := report.Validate(report.NewRunner(sb, mdb.Path, cfg.RowLimit), reps); err != nil {
+	if err := report.Validate(pl.Panels, reps); err != nil {
 		return fmt.Errorf("reports: %w", err)
 	}
 	fmt.Fprintf(env.Stdout, "reports: %d ok\n", len(reps))
-	return checkPrivacy(ctx, env, report.NewRunner(sb, mdb.Path, cfg.RowLimit), reps, mdb)
+	return checkPrivacy(ctx, env, pl.Panels, reps, mdb)
 }
 
 // checkPrivacy lists the panels that would show individual tenants to an

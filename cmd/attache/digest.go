@@ -12,10 +12,6 @@ import (
 	"github.com/attache/attache/internal/human"
 
 	"github.com/attache/attache/internal/digest"
-	"github.com/attache/attache/internal/metrics"
-	"github.com/attache/attache/internal/privacy"
-	"github.com/attache/attache/internal/report"
-	"github.com/attache/attache/internal/sandbox"
 )
 
 // runDigest is `attache digest NAME`: build one digest now and send it (to
@@ -59,29 +55,20 @@ func runDigest(ctx context.Context, env *Env, args []string) error {
 	if _, err := os.Stat(cfg.Metrics); err != nil {
 		return fmt.Errorf("metrics DB %s does not exist yet; run `attache run` first", cfg.Metrics)
 	}
-	mdb, err := metrics.Open(ctx, cfg.Metrics, cfg.BusyTimeout.D())
+	mdb, err := openMetrics(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer mdb.Close()
-	sb := sandbox.NewRunner(2, cfg.QueryTimeout.D(), cfg.BusyTimeout.D())
-	defer sb.Close()
-	sb.Memory = int64(cfg.SandboxMemMB) << 20
-	// Digests to an aggregate audience go out without individual tenants.
-	audience, err := privacy.Digests(cfg, mdb.R)
+	pl := newPools(cfg, false)
+	defer pl.Close()
+	deps, err := digestDeps(cfg, mdb, pl, env.Log())
 	if err != nil {
 		return err
 	}
-	deps := digest.Deps{
-		Metrics:   mdb,
-		Panels:    report.NewRunner(sb, cfg.Metrics, cfg.RowLimit),
-		Aggregate: audience,
-		Log:       env.Log(),
-		// Someone is waiting at the terminal: fewer, shorter retries than
-		// the scheduler's.
-		Attempts: 3,
-		Backoff:  time.Second,
-	}
+	// Someone is waiting at the terminal: fewer, shorter retries than the
+	// scheduler's.
+	deps.Attempts, deps.Backoff = 3, time.Second
 
 	if *dry {
 		m, err := digest.Build(ctx, cfg, d, deps)

@@ -131,4 +131,12 @@ smtp: {host: 127.0.0.1, port: ` + port + `, from: "attache <reports@example.com>
 		t.Errorf("server down: %d %s", code, errOut)
 	}
 
+	// The workbook a digest attaches is a whole-table export: it runs under
+	// export_timeout wherever the digest is built, never under the
+	// query_timeout meant for one panel on a page (which cannot be met
+	// here).
+	writeConfig(t, dir, cfg+"query_timeout: 1ns\nexport_timeout: 5m\n")
+	if code, _, errOut := runCLI(t, dir, "digest", "weekly", "--dry-run"); code != 0 {
+		t.Errorf("digest under export_timeout: code %d\n%s", code, errOut)
+	}
 }

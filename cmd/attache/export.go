@@ -14,9 +14,7 @@ import (
 	"github.com/attache/attache/internal/human"
 
 	"github.com/attache/attache/internal/export"
-	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/report"
-	"github.com/attache/attache/internal/sandbox"
 )
 
 // runExport writes a report as an Excel workbook (REPORT) or one panel as
@@ -64,17 +62,16 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	if _, err := os.Stat(cfg.Metrics); err != nil {
 		return fmt.Errorf("metrics DB %s does not exist yet; run `attache run` first", cfg.Metrics)
 	}
-	mdb, err := metrics.Open(ctx, cfg.Metrics, cfg.BusyTimeout.D())
+	mdb, err := openMetrics(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer mdb.Close()
-	// An export streams whole tables: it gets export_timeout, not the
+	// An export streams whole tables: export_timeout, not the
 	// query_timeout meant for one panel on screen.
-	sb := sandbox.NewRunner(2, cfg.ExportTimeout.D(), cfg.BusyTimeout.D())
-	defer sb.Close()
-	sb.Memory = int64(cfg.SandboxMemMB) << 20
-	runner := report.NewRunner(sb, cfg.Metrics, cfg.RowLimit)
+	pl := newPools(cfg, false)
+	defer pl.Close()
+	runner := pl.Exports
 	now := time.Now()
 	fresh, err := report.LoadReportFreshness(ctx, mdb, now, rep)
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/report"
 	"github.com/attache/attache/internal/rollup"
-	"github.com/attache/attache/internal/sandbox"
 )
 
 // runQuery is `attache query "SQL"`: one read-only SELECT written for a
@@ -45,10 +44,9 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 	if *limit <= 0 {
 		*limit = cfg.RowLimit
 	}
-	sb := sandbox.NewRunner(1, cfg.QueryTimeout.D(), cfg.BusyTimeout.D())
-	defer sb.Close()
-	sb.Memory, sb.MaxBytes = int64(cfg.SandboxMemMB)<<20, int64(cfg.ResultMaxMB)<<20
-	res, err := rollup.Adhoc(ctx, cfg, sb, fs.Arg(0), tenants, *limit)
+	pl := newPools(cfg, false)
+	defer pl.Close()
+	res, err := rollup.Adhoc(ctx, cfg, pl.Adhoc, fs.Arg(0), tenants, *limit)
 	// Who read customer data from the shell is audited like the query page.
 	e := audit.Entry{Action: audit.Query, Target: "attache query", Detail: fs.Arg(0), Tenants: audit.TenantList(tenants)}
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"github.com/attache/attache/internal/audit"
 	"github.com/attache/attache/internal/human"
 
-	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/rollup"
 )
 
@@ -28,7 +27,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	mdb, err := metrics.Open(ctx, cfg.Metrics, cfg.BusyTimeout.D())
+	mdb, err := openMetrics(ctx, cfg)
 	if err != nil {
 		return err
 	}

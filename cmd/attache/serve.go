@@ -22,10 +22,8 @@ import (
 	"github.com/attache/attache/internal/demo"
 	"github.com/attache/attache/internal/digest"
 	"github.com/attache/attache/internal/metrics"
-	"github.com/attache/attache/internal/privacy"
 	"github.com/attache/attache/internal/report"
 	"github.com/attache/attache/internal/rollup"
-	"github.com/attache/attache/internal/sandbox"
 	"github.com/attache/attache/internal/schedule"
 	"github.com/attache/attache/internal/server"
 )
@@ -62,7 +60,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
-	mdb, err := metrics.Open(ctx, cfg.Metrics, cfg.BusyTimeout.D())
+	mdb, err := openMetrics(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -100,39 +98,22 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err := digest.Check(cfg, reps); err != nil {
 		logProblems(log, "digests have problems; each one fails and is recorded when it is due", err)
 	}
-	// Panels and ad-hoc queries run in separate sandbox pools, so a slow
-	// ad-hoc query never holds up a chart.
-	panelSB := sandbox.NewRunner(4, cfg.QueryTimeout.D(), cfg.BusyTimeout.D())
-	defer panelSB.Close()
-	adhocSB := sandbox.NewRunner(2, cfg.QueryTimeout.D(), cfg.BusyTimeout.D())
-	defer adhocSB.Close()
-	// Exports stream whole tables: they get export_timeout, not the
-	// query_timeout of a panel on screen.
-	exportSB := sandbox.NewRunner(2, cfg.ExportTimeout.D(), cfg.BusyTimeout.D())
-	defer exportSB.Close()
-	// Every query child has a memory limit, and the pools bound how many
-	// run: together they never take more than children x sandbox_memory_mb.
-	children := 0
-	for _, sb := range []*sandbox.Runner{panelSB, adhocSB, exportSB} {
-		sb.Memory = int64(cfg.SandboxMemMB) << 20
-		children += 2 * sb.Size // its pool, and as many export streams
-	}
-	adhocSB.MaxBytes = int64(cfg.ResultMaxMB) << 20
-	log.Info("query children bounded", "children", children, "memory_mb_each", cfg.SandboxMemMB, "memory_mb_total", children*cfg.SandboxMemMB)
-	panels := report.NewRunner(panelSB, cfg.Metrics, cfg.RowLimit)
-	exports := report.NewRunner(exportSB, cfg.Metrics, cfg.RowLimit)
+	// Panels, ad-hoc queries and exports run in separate pools, so a slow
+	// ad-hoc query never holds up a chart. Every child has a memory limit
+	// and the pools bound how many run.
+	pl := newPools(cfg, true)
+	defer pl.Close()
+	log.Info("query children bounded", "children", pl.children(), "memory_mb_each", cfg.SandboxMemMB, "memory_mb_total", pl.children()*cfg.SandboxMemMB)
 	web, err := fs.Sub(attache.Files, "web")
 	if err != nil {
 		return err
 	}
 
-	// A digest attaches the whole workbook, so its panels get export_timeout.
-	// Digests to an aggregate audience go out without individual tenants.
-	digestAudience, err := privacy.Digests(cfg, mdb.R)
+	digestDeps, err := digestDeps(cfg, mdb, pl, log)
 	if err != nil {
 		return err
 	}
-	digestDeps := digest.Deps{Metrics: mdb, Journal: journal, Panels: exports, Aggregate: digestAudience, Reports: reps, Log: log}
+	digestDeps.Journal, digestDeps.Reports = journal, reps
 	sched := schedule.New(cfg, schedule.Deps{
 		Metrics: mdb, Journal: journal, Log: log,
 		Run: func(ctx context.Context, cfg *config.Config, mdb *metrics.DB, opt rollup.Options) (*rollup.Summary, error) {
@@ -151,11 +132,12 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 			return err
 		},
 	})
-	// A preview is a page someone waits for: query_timeout, like a report.
+	// A preview is a page someone waits for and attaches no workbook:
+	// query_timeout, like a report.
 	previewDeps := digestDeps
-	previewDeps.Panels = panels
+	previewDeps.Panels = pl.Panels
 	srv, err := server.New(cfg, server.Deps{
-		Metrics: mdb, Reports: reps, Panels: panels, Exports: exports, Sandbox: adhocSB, Web: web, Log: log, Audit: auditDB,
+		Metrics: mdb, Reports: reps, Panels: pl.Panels, Exports: pl.Exports, Sandbox: pl.Adhoc, Web: web, Log: log, Audit: auditDB,
 		StartRun: func(ctx context.Context, opt rollup.Options) (*rollup.Summary, error) {
 			return rollup.Run(ctx, cfg, mdb, opt)
 		},
@@ -182,7 +164,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	// Panel SQL over a large metrics DB takes seconds: check the reports and
 	// then fill the panel cache in the background, with the dashboard up.
 	go func() {
-		if err := report.Validate(panels, reps); err != nil {
+		if err := report.Validate(pl.Panels, reps); err != nil {
 			logProblems(log, "report panels have problems; each broken panel shows its error in place", err)
 		} else {
 			log.Info("reports checked", "reports", len(reps))

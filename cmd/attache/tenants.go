@@ -28,7 +28,7 @@ func runTenants(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	mdb, err := metrics.Open(ctx, cfg.Metrics, cfg.BusyTimeout.D())
+	mdb, err := openMetrics(ctx, cfg)
 	if err != nil {
 		return err
 	}
