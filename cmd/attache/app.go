@@ -39,15 +39,15 @@ func newPools(cfg *config.Config, serving bool) *pools {
 		panels, adhoc = 4, 2
 	}
 	p := &pools{}
-	sb := func(size int, timeout config.Duration) *sandbox.Runner {
+	sb := func(size int, timeout config.Duration, key string) *sandbox.Runner {
 		r := sandbox.NewRunner(size, timeout.D(), cfg.BusyTimeout.D())
-		r.Memory = int64(cfg.SandboxMemMB) << 20
+		r.Memory, r.TimeoutKey = int64(cfg.SandboxMemMB)<<20, key
 		p.all = append(p.all, r)
 		return r
 	}
-	p.Panels = report.NewRunner(sb(panels, cfg.QueryTimeout), cfg.Metrics, cfg.RowLimit)
-	p.Exports = report.NewRunner(sb(exports, cfg.ExportTimeout), cfg.Metrics, cfg.RowLimit)
-	p.Adhoc = sb(adhoc, cfg.QueryTimeout)
+	p.Panels = report.NewRunner(sb(panels, cfg.QueryTimeout, "query_timeout"), cfg.Metrics, cfg.RowLimit)
+	p.Exports = report.NewRunner(sb(exports, cfg.ExportTimeout, "export_timeout"), cfg.Metrics, cfg.RowLimit)
+	p.Adhoc = sb(adhoc, cfg.QueryTimeout, "query_timeout")
 	p.Adhoc.MaxBytes = int64(cfg.ResultMaxMB) << 20
 	return p
 }

@@ -139,4 +139,9 @@ smtp: {host: 127.0.0.1, port: ` + port + `, from: "attache <reports@example.com>
 	if code, _, errOut := runCLI(t, dir, "digest", "weekly", "--dry-run"); code != 0 {
 		t.Errorf("digest under export_timeout: code %d\n%s", code, errOut)
 	}
+	// And a limit that stops an export names the key to raise.
+	writeConfig(t, dir, cfg+"export_timeout: 1ns\n")
+	if code, _, errOut := runCLI(t, dir, "digest", "weekly", "--dry-run"); code != 1 || !strings.Contains(errOut, "raise export_timeout") {
+		t.Errorf("digest past export_timeout: code %d\n%s", code, errOut)
+	}
 }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/attache/attache/internal/names"
+
 	"github.com/robfig/cron/v3"
 	"golang.org/x/text/currency"
 	"gopkg.in/yaml.v3"
@@ -521,7 +523,9 @@ func (c *Config) resolve(dir string) {
 	c.Privacy.KeyFile = abs(c.Privacy.KeyFile)
 }
 
-var nameRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+// orgRe is what a Turso organization slug looks like; Turso's rule, not
+// one of attache's names (see internal/names).
+var orgRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 
 // Validate checks every value and names the key that is wrong.
 func (c *Config) Validate() error {
@@ -554,7 +558,7 @@ func (c *Config) Validate() error {
 		}
 	case c.Tenants.Turso != nil:
 		tu := c.Tenants.Turso
-		if !nameRe.MatchString(tu.Organization) {
+		if !orgRe.MatchString(tu.Organization) {
 			bad("tenants.turso.organization", "%q is not an organization slug (the name in `turso org list`)", tu.Organization)
 		}
 		if tu.APITokenEnv == "" {
@@ -673,8 +677,8 @@ func (c *Config) Validate() error {
 	seenJob := map[string]bool{}
 	for i, j := range c.Jobs {
 		key := fmt.Sprintf("jobs[%d]", i)
-		if !nameRe.MatchString(j.Name) {
-			bad(key+".name", "%q must be letters, digits, _ . -", j.Name)
+		if err := names.Job(j.Name); err != nil {
+			bad(key+".name", "%v", err)
 		} else if seenJob[j.Name] {
 			bad(key+".name", "%q appears twice", j.Name)
 		}
@@ -683,16 +687,16 @@ func (c *Config) Validate() error {
 			bad(key+".schedule", "job %q: %v", j.Name, err)
 		}
 		for _, q := range j.Queries {
-			if !nameRe.MatchString(q) {
-				bad(key+".queries", "job %q: %q is not a query name", j.Name, q)
+			if err := names.Query(q); err != nil {
+				bad(key+".queries", "job %q: query %v (a file queries/NAME.sql)", j.Name, err)
 			}
 		}
 	}
 	seenDigest := map[string]bool{}
 	for i, d := range c.Digests {
 		key := fmt.Sprintf("digests[%d]", i)
-		if !nameRe.MatchString(d.Name) {
-			bad(key+".name", "%q must be letters, digits, _ . -", d.Name)
+		if err := names.Job(d.Name); err != nil {
+			bad(key+".name", "%v", err)
 		} else if seenDigest[d.Name] {
 			bad(key+".name", "%q appears twice", d.Name)
 		}
@@ -700,8 +704,8 @@ func (c *Config) Validate() error {
 		if err := CheckSchedule(d.Schedule); err != nil {
 			bad(key+".schedule", "digest %q: %v", d.Name, err)
 		}
-		if !nameRe.MatchString(d.Report) {
-			bad(key+".report", "digest %q: %q is not a report name (a file reports/NAME.yaml)", d.Name, d.Report)
+		if err := names.Report(d.Report); err != nil {
+			bad(key+".report", "digest %q: report name %v (a file reports/NAME.yaml)", d.Name, err)
 		}
 		if len(d.To) == 0 {
 			bad(key+".to", "digest %q has no recipients", d.Name)

@@ -54,6 +54,10 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"jobs: [{name: fast, schedule: '@every 500ms'}]", "too short"},
 		{"jobs: [{name: never, schedule: '0 0 30 2 *'}]", "never fires"},
 		{"jobs: [{name: typo, schedule: '61 * * * *'}]", `job "typo"`},
+		// A job or digest naming a query or report no file could have is
+		// refused at load, by the same rules the loaders use.
+		{"jobs: [{name: nightly, schedule: '@daily', queries: [my-query]}]", `jobs[0].queries: job "nightly": query name "my-query" may only hold letters, digits and _`},
+		{"jobs: [{name: .hidden, schedule: '@daily'}]", `jobs[0].name: ".hidden" may only hold`},
 		{"digests: [{name: d, schedule: '@daily', report: growth, to: [nobody]}]", "not an email address"},
 		{"digests: [{name: d, schedule: '@daily', report: growth, to: [a@b.c], min_coverage: 2}]", "min_coverage"},
 	} {

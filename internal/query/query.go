@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/attache/attache/internal/names"
 )
 
 // Modes say how a query's rows are kept in its rollup table.
@@ -65,9 +67,6 @@ func (q *Query) LineOf(off int) int {
 	return q.Line + strings.Count(q.SQL[:min(max(off, 0), len(q.SQL))], "\n")
 }
 
-// Names become table names, so they are kept to what needs no quoting.
-var nameRe = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
-
 // A header line is "-- key: value"; key is one word so that ordinary
 // comments ("-- counts todos, see the docs") are not mistaken for one.
 var headerRe = regexp.MustCompile(`^--\s*([A-Za-z][A-Za-z0-9_-]*)\s*:(.*)$`)
@@ -78,8 +77,8 @@ var headerRe = regexp.MustCompile(`^--\s*([A-Za-z][A-Za-z0-9_-]*)\s*:(.*)$`)
 // CheckReadOnly). All problems found are returned together.
 func Parse(name string, src []byte) (*Query, error) {
 	q := &Query{Name: name, Mode: ModeSnapshot, Grain: GrainDay, File: "queries/" + name + ".sql"}
-	if !nameRe.MatchString(name) {
-		return nil, fmt.Errorf("%s: name %q may only hold letters, digits and _, since it becomes the table name rollup_%s", q.File, name, name)
+	if err := names.Query(name); err != nil {
+		return nil, fmt.Errorf("%s: %w", q.File, err)
 	}
 	text := strings.TrimPrefix(string(src), bom)
 	bodyStart, errs := q.parseHeader(text)

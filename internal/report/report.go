@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/attache/attache/internal/names"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -178,20 +180,6 @@ func (p *Panel) where() string {
 	return fmt.Sprintf("%s, panel %s", p.file, p.ID)
 }
 
-// validName reports whether s is a report or panel name: ^[A-Za-z0-9_-]+$,
-// safe in URLs and file names.
-func validName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 // The YAML keys a report and a panel may have; anything else is a mistake
 // worth stopping for (a typo like "chrat" would silently draw nothing).
 func reportKeys() []string { return []string{"title", "description", "order", "data_ends", "panels"} }
@@ -290,8 +278,8 @@ func LoadDir(fsys fs.FS) ([]*Report, error) {
 // report its name.
 func Parse(file string, data []byte) (*Report, error) {
 	name := strings.TrimSuffix(path.Base(file), ".yaml")
-	if !validName(name) {
-		return nil, fmt.Errorf("%s: %q is not a report name; rename the file to letters, digits, _ and - only (it appears in URLs)", file, name)
+	if err := names.Report(name); err != nil {
+		return nil, fmt.Errorf("%s: rename the file: its name %w", file, err)
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -353,8 +341,8 @@ func Parse(file string, data []byte) (*Report, error) {
 		case p.ID == "":
 			errs = append(errs, fmt.Errorf("%s: panel %d has no id; give it one (letters, digits, _ and -), it names the panel in URLs and exports", file, i+1))
 			continue
-		case !validName(p.ID):
-			errs = append(errs, fmt.Errorf("%s, panel %q: the id may hold only letters, digits, _ and - (it appears in URLs)", file, p.ID))
+		case names.Report(p.ID) != nil:
+			errs = append(errs, fmt.Errorf("%s, panel id %w", file, names.Report(p.ID)))
 			continue
 		case seen[p.ID]:
 			errs = append(errs, fmt.Errorf("%s, panel %s: the id appears twice; give each panel its own", file, p.ID))

@@ -245,10 +245,17 @@ func quoteIdent(s string) string { return sqlite.QuoteIdent(s) }
 
 // TimeoutError is a query stopped at its time limit; it wraps
 // worker.ErrTimeout.
-type TimeoutError struct{ Limit time.Duration }
+type TimeoutError struct {
+	Limit time.Duration
+	Key   string // the config key that set Limit
+}
 
 func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("query stopped after %s (query_timeout); narrow it down or raise query_timeout", e.Limit)
+	key := e.Key
+	if key == "" {
+		key = "query_timeout"
+	}
+	return fmt.Sprintf("query stopped after %s (%s); narrow it down or raise %s", e.Limit, key, key)
 }
 
 func (e *TimeoutError) Unwrap() error { return worker.ErrTimeout }
@@ -258,7 +265,10 @@ type Runner struct {
 	pool    *worker.Pool
 	Size    int // children at most, besides Each's one per stream
 	Timeout time.Duration
-	Busy    time.Duration
+	// TimeoutKey names the config key Timeout comes from, for the error a
+	// user reads; query_timeout when empty.
+	TimeoutKey string
+	Busy       time.Duration
 	// Memory is each child's memory limit in bytes (sandbox_memory_mb);
 	// a query that needs more fails with "out of memory", alone.
 	Memory int64
@@ -297,13 +307,13 @@ func (r *Runner) Query(db string, attach []Attach, sqlText string, limit int, ar
 func (r *Runner) QueryBy(deadline time.Time, db string, attach []Attach, sqlText string, limit int, args ...any) (*Result, error) {
 	left := time.Until(deadline)
 	if left <= 0 {
-		return nil, &TimeoutError{r.Timeout}
+		return nil, &TimeoutError{r.Timeout, r.TimeoutKey}
 	}
 	req := &Request{Op: "query", DB: db, Attach: attach, SQL: sqlText, Args: args, Limit: limit, Busy: r.Busy, MaxBytes: r.MaxBytes, Memory: r.Memory}
 	var resp Response
 	if err := r.pool.Call(req, &resp, left); err != nil {
 		if errors.Is(err, worker.ErrTimeout) {
-			return nil, &TimeoutError{r.Timeout}
+			return nil, &TimeoutError{r.Timeout, r.TimeoutKey}
 		}
 		return nil, err
 	}

@@ -2,7 +2,7 @@ package server
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -55,12 +55,8 @@ func (s *Server) digestPreview(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotImplemented, "This dashboard cannot preview digests; use `attache digest "+d.Name+" --dry-run`.")
 	}
 	m, err := s.preview(c.Request().Context(), d.Name)
-	if errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
 	if err != nil {
-		s.reqLog(c).Error("digest preview", "digest", d.Name, "err", err)
-		return echo.NewHTTPError(http.StatusInternalServerError, "The digest could not be built: "+err.Error())
+		return fmt.Errorf("digest %s preview: %w", d.Name, err)
 	}
 	// A srcdoc frame takes this page's policy, and an email is styled
 	// inline; the frame's sandbox still keeps any script from running.

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/sandbox"
 )
 
 // errSignIn means the route needs a signed-in user and there is none.
@@ -32,6 +33,7 @@ func badRequest(format string, a ...any) error {
 // Anything unexpected is a 500 whose details stay in the log.
 func status(err error) (int, string) {
 	var he *echo.HTTPError
+	var timeout *sandbox.TimeoutError
 	switch {
 	case errors.As(err, &he):
 		msg := fmt.Sprint(he.Message)
@@ -42,12 +44,25 @@ func status(err error) (int, string) {
 			msg = "This page does not take that kind of request."
 		}
 		return he.Code, msg
+	case errors.As(err, &timeout):
+		// The sandbox says which limit stopped the query and what to do.
+		return http.StatusServiceUnavailable, timeout.Error()
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "This took too long and was stopped. Try again, or narrow the query down."
 	case errors.Is(err, metrics.ErrRunInProgress):
 		return http.StatusConflict, "Another run is in progress; try again when it has finished."
 	}
 	return http.StatusInternalServerError, "Something went wrong on our side; the details are in the server log."
+}
+
+// errText is an error as a log or audit line: an HTTP error's message
+// without echo's "code=400, message=" wrapping.
+func errText(err error) string {
+	var he *echo.HTTPError
+	if errors.As(err, &he) && he.Internal == nil {
+		return fmt.Sprint(he.Message)
+	}
+	return err.Error()
 }
 
 // handleError is the one place errors become responses.

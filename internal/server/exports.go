@@ -94,10 +94,10 @@ func (s *Server) exportSlot(c echo.Context) (func(), error) {
 // sent yet, otherwise by cutting the connection, so a half file is never
 // taken for a whole one.
 func (s *Server) exportFailed(c echo.Context, kind string, err error) error {
-	s.reqLog(c).Error("export failed", "kind", kind, "err", err)
 	if !c.Response().Committed {
 		c.Response().Header().Del(echo.HeaderContentDisposition)
-		return echo.NewHTTPError(http.StatusInternalServerError, "The export failed: "+err.Error())
+		return fmt.Errorf("export %s: %w", kind, err)
 	}
+	s.reqLog(c).Error("export failed after its first bytes; connection cut", "kind", kind, "err", err)
 	panic(http.ErrAbortHandler)
 }

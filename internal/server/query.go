@@ -18,6 +18,7 @@ import (
 	"github.com/attache/attache/internal/query"
 	"github.com/attache/attache/internal/report"
 	"github.com/attache/attache/internal/rollup"
+	"github.com/attache/attache/internal/sandbox"
 )
 
 // maxQueryRowsShown bounds the HTML table; the CSV has up to row_limit.
@@ -63,12 +64,14 @@ func (s *Server) newQueryView(c echo.Context) queryView {
 func (s *Server) queryRun(c echo.Context) error {
 	v := s.newQueryView(c)
 	v.Ran = true
-	res, code, err := s.adhocQuery(c, v.SQL, v.Tenants)
+	res, err := s.adhocQuery(c, v.SQL, v.Tenants)
 	if err != nil {
-		if code == 0 {
+		// The user's own mistakes show on the form, beside the SQL to fix.
+		code, msg := status(err)
+		if code >= 500 {
 			return err
 		}
-		v.Err = err.Error()
+		v.Err = msg
 		return s.render(c, code, "query", pageData{Title: "Query", Nav: "query", Body: v})
 	}
 	v.Elapsed, _ = c.Get("adhoc.elapsed").(time.Duration)
@@ -91,12 +94,9 @@ func (s *Server) queryRun(c echo.Context) error {
 // queryCSV runs the form's query and sends the rows as CSV, with text that
 // a spreadsheet would run as a formula neutralised like every export.
 func (s *Server) queryCSV(c echo.Context) error {
-	res, code, err := s.adhocQuery(c, strings.TrimSpace(c.FormValue("sql")), c.FormValue("tenants"))
+	res, err := s.adhocQuery(c, strings.TrimSpace(c.FormValue("sql")), c.FormValue("tenants"))
 	if err != nil {
-		if code == 0 {
-			return err
-		}
-		return echo.NewHTTPError(code, err.Error())
+		return err
 	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
@@ -134,33 +134,34 @@ func (s *Server) queryCSV(c echo.Context) error {
 	return w.Flush()
 }
 
-// adhocQuery checks and runs an ad-hoc query. Its errors are the user's to
-// read (bad SQL, a tenant that is not in the fleet, busy, too slow), with the
-// status to answer them with; code 0 would be a server failure.
-func (s *Server) adhocQuery(c echo.Context, sqlText, tenants string) (res *rollup.AdhocResult, code int, err error) {
+// adhocQuery checks and runs an ad-hoc query. The errors that are the
+// user's to read (bad SQL, a tenant that is not in the fleet, busy, too
+// slow) are HTTP errors with their status; status() maps them like every
+// other error.
+func (s *Server) adhocQuery(c echo.Context, sqlText, tenants string) (res *rollup.AdhocResult, err error) {
 	// Every query asked for is audited, refused ones too: who, the SQL,
 	// which tenants, how many rows came back.
 	defer func() {
 		e := audit.Entry{Action: audit.Query, Target: c.Path(), Detail: sqlText, Tenants: audit.TenantList(splitIDs(tenants))}
 		if err != nil {
-			e.Failed, e.Detail = true, sqlText+"\n-- not answered: "+err.Error()
+			e.Failed, e.Detail = true, sqlText+"\n-- not answered: "+errText(err)
 		} else {
 			e.Rows = int64(len(res.Rows))
 		}
 		s.record(c, e)
 	}()
 	if sqlText == "" {
-		return nil, http.StatusBadRequest, errors.New("Write a query first.")
+		return nil, badRequest("Write a query first.")
 	}
 	if err := query.CheckReadOnly(sqlText); err != nil {
-		return nil, http.StatusBadRequest, err
+		return nil, badRequest("%s", err)
 	}
 	// Ad-hoc queries get slots of their own: a slow one waits for nothing
 	// and holds up nothing but the page that asked.
 	select {
 	case s.adhoc <- struct{}{}:
 	default:
-		return nil, http.StatusTooManyRequests, errors.New("Other ad-hoc queries are running; try again when they have finished.")
+		return nil, echo.NewHTTPError(http.StatusTooManyRequests, "Other ad-hoc queries are running; try again when they have finished.")
 	}
 	// The engine checks its deadline between batches; the page does not
 	// wait past query_timeout for it, and the slot stays taken until the
@@ -183,14 +184,20 @@ func (s *Server) adhocQuery(c echo.Context, sqlText, tenants string) (res *rollu
 	select {
 	case a = <-ch:
 	case <-ctx.Done():
-		a.err = fmt.Errorf("the query ran past query_timeout (%s) and was stopped; narrow it down (fewer tenants, a LIMIT) or raise query_timeout", limit)
+		return nil, echo.NewHTTPError(http.StatusServiceUnavailable, fmt.Sprintf("The query ran past query_timeout (%s) and was stopped; narrow it down (fewer tenants, a LIMIT) or raise query_timeout.", limit))
 	}
 	c.Set("adhoc.elapsed", time.Since(start))
 	if a.err != nil {
+		// Bad SQL, an unknown tenant, a refused table: the query's own
+		// problems, for the user to fix.
 		s.reqLog(c).Info("ad-hoc query failed", "err", a.err)
-		return nil, http.StatusBadRequest, a.err
+		var timeout *sandbox.TimeoutError
+		if errors.As(a.err, &timeout) {
+			return nil, a.err // 503, like every query stopped at its limit
+		}
+		return nil, badRequest("%s", a.err)
 	}
-	return a.res, 0, nil
+	return a.res, nil
 }
 
 // splitIDs reads a list of tenant ids separated by commas or new lines.

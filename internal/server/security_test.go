@@ -351,7 +351,7 @@ func TestSlowQueryDoesNotBlockTheDashboard(t *testing.T) {
 		t.Errorf("pages took %s while an ad-hoc query ran", el)
 	}
 	r := <-done
-	if r.code != http.StatusBadRequest || !strings.Contains(r.body, "query_timeout") {
+	if r.code != http.StatusServiceUnavailable || !strings.Contains(r.body, "query_timeout") {
 		t.Errorf("runaway query: %d\n%.400s", r.code, r.body)
 	}
 	if r.took > 6*time.Second {
