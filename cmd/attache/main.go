@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/attache/attache/internal/yamlfile"
+
 	"golang.org/x/term"
 
 	"github.com/attache/attache"
@@ -214,7 +216,7 @@ func commandNames(cmds map[string]command) []string {
 // didYouMean suggests the nearest of names to s, when one is close:
 // "; did you mean run?".
 func didYouMean(s string, names []string) string {
-	if n := config.Nearest(s, names); n != "" {
+	if n := yamlfile.Nearest(s, names); n != "" {
 		return "; did you mean " + n + "?"
 	}
 	return ""

@@ -12,9 +12,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/attache/attache/internal/yamlfile"
 
 	"github.com/attache/attache/internal/names"
 
@@ -391,7 +394,7 @@ func Parse(data []byte, dir string) (*Config, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, friendlyYAML(err, nil)
 	}
-	if bad := unknownKeys(&root); len(bad) > 0 {
+	if bad := yamlfile.UnknownKeys(&root, reflect.TypeOf(Config{})); len(bad) > 0 {
 		return nil, fmt.Errorf("%s (see the configuration reference in README.md)", strings.Join(bad, "; "))
 	}
 	probe := Default()
@@ -413,57 +416,9 @@ func Parse(data []byte, dir string) (*Config, error) {
 	return &cfg, nil
 }
 
-// friendlyYAML rewrites yaml.v3's messages to name the key at fault.
+// friendlyYAML is a YAML error of config.yaml for people.
 func friendlyYAML(err error, root *yaml.Node) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
-	var parts []string
-	for _, line := range strings.Split(msg, "\n") {
-		line = strings.TrimSpace(line)
-		if strings.Contains(line, "cannot unmarshal") {
-			parts = append(parts, plainTypeError(line, root))
-			continue
-		}
-		var n int
-		if _, err := fmt.Sscanf(line, "line %d:", &n); err == nil && root != nil {
-			if key := keyAtLine(root, n, ""); key != "" {
-				line = key + ": " + line
-			}
-		}
-		parts = append(parts, line)
-	}
-	return fmt.Errorf("%s (see the configuration reference in README.md)", strings.Join(parts, "; "))
-}
-
-// keyAtLine finds the dotted key whose value sits on line.
-func keyAtLine(n *yaml.Node, line int, prefix string) string {
-	switch n.Kind {
-	case yaml.DocumentNode, yaml.SequenceNode:
-		for i, c := range n.Content {
-			p := prefix
-			if n.Kind == yaml.SequenceNode {
-				p = fmt.Sprintf("%s[%d]", prefix, i)
-			}
-			if k := keyAtLine(c, line, p); k != "" {
-				return k
-			}
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			name := k.Value
-			if prefix != "" {
-				name = prefix + "." + k.Value
-			}
-			if found := keyAtLine(v, line, name); found != "" {
-				return found
-			}
-			if k.Line == line || (v.Kind == yaml.ScalarNode && v.Line == line) {
-				return name
-			}
-		}
-	}
-	return ""
+	return fmt.Errorf("%s (see the configuration reference in README.md)", yamlfile.Explain(err, root))
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"reflect"
 	"sort"
 	"strings"
+
+	"github.com/attache/attache/internal/yamlfile"
 
 	"github.com/attache/attache/internal/names"
 
@@ -293,26 +296,22 @@ func Parse(file string, data []byte) (*Report, error) {
 		return nil, fmt.Errorf("%s: line %d: expected keys (title, description, panels), found a %s", file, doc.Line, kindName(doc))
 	}
 	var errs []error
-	errs = append(errs, unknownKeys(file, "", doc, reportKeys())...)
 	if pn := value(doc, "panels"); pn != nil && pn.Kind == yaml.SequenceNode {
 		for _, item := range pn.Content {
 			if item.Kind != yaml.MappingNode {
 				errs = append(errs, fmt.Errorf("%s: line %d: each panel must be a set of keys (%s)", file, item.Line, strings.Join(panelKeys(), ", ")))
-				continue
 			}
-			label := "panel at line " + fmt.Sprint(item.Line)
-			if id := value(item, "id"); id != nil && id.Value != "" {
-				label = "panel " + id.Value
-			}
-			errs = append(errs, unknownKeys(file, label, item, panelKeys())...)
 		}
+	}
+	for _, msg := range yamlfile.UnknownKeys(doc, reflect.TypeOf(fileReport{})) {
+		errs = append(errs, fmt.Errorf("%s: %s", file, msg))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	var fr fileReport
 	if err := doc.Decode(&fr); err != nil {
-		return nil, fmt.Errorf("%s: %s", file, friendlyYAML(err))
+		return nil, fmt.Errorf("%s: %s", file, yamlfile.Explain(err, &root))
 	}
 	r := &Report{Name: name, Title: strings.TrimSpace(fr.Title), Description: strings.TrimSpace(fr.Description), File: file, Order: 100,
 		DataEnds: cleanSQL(fr.DataEnds)}
@@ -437,50 +436,6 @@ func cleanSQL(s string) string {
 		s = strings.TrimSpace(strings.TrimSuffix(s, ";"))
 	}
 	return s
-}
-
-func unknownKeys(file, label string, m *yaml.Node, known []string) []error {
-	var errs []error
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		k := m.Content[i]
-		ok := false
-		for _, kn := range known {
-			if k.Value == kn {
-				ok = true
-			}
-		}
-		if ok {
-			continue
-		}
-		where := file
-		if label != "" {
-			where += ", " + label
-		}
-		errs = append(errs, fmt.Errorf("%s: line %d: unknown key %q; known keys are %s", where, k.Line, k.Value, strings.Join(known, ", ")))
-	}
-	return errs
-}
-
-// friendlyYAML says yaml.v3's type errors in the report's own terms.
-func friendlyYAML(err error) string {
-	msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  ")
-	return strings.NewReplacer(
-		"\n  ", "; ",
-		"cannot unmarshal", "expected",
-		"!!map into ", "",
-		"!!seq into ", "",
-		"!!str into ", "",
-		"!!int into ", "",
-		"!!float into ", "",
-		"!!bool into ", "",
-		"[]report.filePanel", "a list of panels (each starting with -)",
-		"[]string", "a list of column names",
-		"map[string]string", "column: value pairs",
-		"report.fileReport", "keys (title, description, order, data_ends, panels)",
-		"*int", "a whole number",
-		"report.filePanel", "panel keys",
-		"report.filePrivacy", "privacy keys (shows, tenant, identifying, aggregate, count)",
-	).Replace(msg)
 }
 
 func value(m *yaml.Node, key string) *yaml.Node {

@@ -1,20 +1,25 @@
-package config
+// Package yamlfile explains what is wrong in a YAML file people write
+// (config.yaml, reports/*.yaml) in the file's own terms: the dotted key and
+// line at fault, the kind of value it takes, and the nearest known key for a
+// typo. config and report both use it, so their errors read alike.
+package yamlfile
 
 import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
-// unknownKeys walks the document beside the Config type and reports every
+// UnknownKeys walks the document beside the type t (a struct with yaml tags) and reports every
 // key that is not one of its yaml fields, with the nearest known key:
 // "batch_sise (line 2) is not a known key; did you mean batch_size?".
 // Walking the types (not reading yaml.v3's messages) keeps this right as
 // keys are added.
-func unknownKeys(root *yaml.Node) []string {
+func UnknownKeys(root *yaml.Node, t reflect.Type) []string {
 	var out []string
 	var walk func(n *yaml.Node, t reflect.Type, prefix string)
 	walk = func(n *yaml.Node, t reflect.Type, prefix string) {
@@ -47,6 +52,9 @@ func unknownKeys(root *yaml.Node) []string {
 					msg := fmt.Sprintf("%s (line %d) is not a known key", key, k.Line)
 					if near := Nearest(k.Value, names); near != "" {
 						msg += "; did you mean " + near + "?"
+					} else {
+						sort.Strings(names)
+						msg += "; the keys here are " + strings.Join(names, ", ")
 					}
 					out = append(out, msg)
 					continue
@@ -55,7 +63,7 @@ func unknownKeys(root *yaml.Node) []string {
 			}
 		}
 	}
-	walk(root, reflect.TypeOf(Config{}), "")
+	walk(root, t, "")
 	return out
 }
 
@@ -99,7 +107,7 @@ func plainTypeError(line string, root *yaml.Node) string {
 	fmt.Sscan(m[1], &n)
 	key := ""
 	if root != nil {
-		key = keyAtLine(root, n, "")
+		key = keyAtLine(root, n, m[2])
 	}
 	if key == "" {
 		key = "line " + m[1]
@@ -116,6 +124,7 @@ func plainTypeError(line string, root *yaml.Node) string {
 // typeWords names a Go type the way the README's configuration reference
 // does.
 func typeWords(goType string) string {
+	goType = strings.TrimPrefix(goType, "*")
 	switch {
 	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
 		return "a whole number"
@@ -131,8 +140,8 @@ func typeWords(goType string) string {
 		return "a list (each entry starting with -)"
 	case strings.HasPrefix(goType, "map["):
 		return "a set of keys"
-	case strings.HasPrefix(goType, "config."), strings.HasPrefix(goType, "*config."):
-		return "a set of keys"
+	case strings.Contains(goType, "."):
+		return "a set of keys" // a struct of the file's own
 	}
 	return "a different kind of value"
 }
@@ -169,9 +178,12 @@ func Nearest(s string, names []string) string {
 	return best
 }
 
-// editDistance is the Levenshtein distance, counting runes.
+// editDistance is the edit distance counting runes, with a swap of two
+// neighbours as one edit (optimal string alignment).
 func editDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
+	// Three rows: swapping two neighbouring letters ("titel") is one typo.
+	prev2 := make([]int, len(rb)+1)
 	prev := make([]int, len(rb)+1)
 	cur := make([]int, len(rb)+1)
 	for j := range prev {
@@ -185,8 +197,93 @@ func editDistance(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
+}
+
+// Explain says one of yaml.v3's errors in the file's own terms, naming the
+// key at fault and the kind of value it takes, never Go type names:
+// "workers (line 3): must be a whole number (found `two`)". root is the
+// parsed document, nil when the file did not parse.
+func Explain(err error, root *yaml.Node) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
+	var parts []string
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.Contains(line, "cannot unmarshal") {
+			parts = append(parts, plainTypeError(line, root))
+			continue
+		}
+		var n int
+		if _, err := fmt.Sscanf(line, "line %d:", &n); err == nil && root != nil {
+			if key := keyAtLine(root, n, ""); key != "" {
+				line = key + ": " + line
+			}
+		}
+		parts = append(parts, line)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// keyAtLine finds the dotted key (or list entry) whose value sits on line
+// and, when tag is given (yaml.v3's map, seq, str, int …), is of that kind:
+// in `jobs: {name: x}` a map where a list belongs is jobs, not jobs.name.
+func keyAtLine(n *yaml.Node, line int, tag string) string {
+	kind := func(v *yaml.Node) bool {
+		switch tag {
+		case "":
+			return true
+		case "map":
+			return v.Kind == yaml.MappingNode
+		case "seq":
+			return v.Kind == yaml.SequenceNode
+		}
+		return v.Kind == yaml.ScalarNode
+	}
+	var walk func(n *yaml.Node, prefix string) string
+	walk = func(n *yaml.Node, prefix string) string {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				if k := walk(c, prefix); k != "" {
+					return k
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", prefix, i)
+				if c.Line == line && kind(c) && c.Kind != yaml.MappingNode {
+					return p
+				}
+				if k := walk(c, p); k != "" {
+					return k
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				name := k.Value
+				if prefix != "" {
+					name = prefix + "." + k.Value
+				}
+				if tag != "" && v.Line == line && kind(v) {
+					return name
+				}
+				if found := walk(v, name); found != "" {
+					return found
+				}
+				if k.Line == line || (v.Kind == yaml.ScalarNode && v.Line == line) {
+					return name
+				}
+			}
+		}
+		return ""
+	}
+	return walk(n, "")
 }
