@@ -10,7 +10,10 @@
 package replica
 
 import (
+	"crypto/pbkdf2"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -65,6 +68,9 @@ type source struct {
 	URL       string    `json:"url"`
 	Encrypted bool      `json:"encrypted"`
 	SyncedAt  time.Time `json:"synced_at"`
+	// KeyID names the key record (see keyFor) of the key the replica was
+	// last synced with; "" when unencrypted.
+	KeyID string `json:"key_id,omitempty"`
 }
 
 func readSource(path string) (source, bool) {
@@ -83,6 +89,54 @@ func writeSource(path string, s source) error {
 		return err
 	}
 	return os.Rename(tmp, path+sourceSuffix)
+}
+
+// keyFile records which key the encrypted replicas were synced with,
+// without holding the key: a salted, slow hash of it (the encrypted files
+// beside it already allow testing guesses, at a comparable cost).
+const keyFile = ".key"
+
+type keyRecord struct {
+	ID    string `json:"id"`
+	Salt  []byte `json:"salt"`
+	Check []byte `json:"check"`
+}
+
+const keyIterations = 200_000
+
+// keyFor returns the id of key's record in dir, writing a new record (a
+// new id) when the key is not the one recorded. A replica whose marker
+// carries another id was made or last synced with another key.
+func keyFor(dir string, key Secret) (string, error) {
+	path := filepath.Join(dir, keyFile)
+	var rec keyRecord
+	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &rec) == nil && len(rec.Salt) == 16 {
+		check, err := pbkdf2.Key(sha256.New, key.Reveal(), rec.Salt, keyIterations, 32)
+		if err != nil {
+			return "", err
+		}
+		if subtle.ConstantTimeCompare(check, rec.Check) == 1 {
+			return rec.ID, nil
+		}
+	}
+	id := make([]byte, 8)
+	rec.Salt = make([]byte, 16)
+	rand.Read(id)
+	rand.Read(rec.Salt)
+	rec.ID = hex.EncodeToString(id)
+	check, err := pbkdf2.Key(sha256.New, key.Reveal(), rec.Salt, keyIterations, 32)
+	if err != nil {
+		return "", err
+	}
+	rec.Check = check
+	b, _ := json.Marshal(rec)
+	if err := os.WriteFile(path+".tmp", b, 0o600); err != nil {
+		return "", err
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		return "", err
+	}
+	return rec.ID, nil
 }
 
 // remove deletes a replica and everything beside it.

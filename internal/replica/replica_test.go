@@ -1,8 +1,10 @@
 package replica
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -110,6 +112,8 @@ func TestSyncIncrementalReadOnlyAndFailures(t *testing.T) {
 	srv.Exec(t, "globex", "INSERT INTO todos (title) VALUES ('c')")
 	srv.DeleteDB(t, "gone")
 	other.Stop()
+	var logged bytes.Buffer
+	opt.Log = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	st, err = SyncAll(ctx, targets, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +136,14 @@ func TestSyncIncrementalReadOnlyAndFailures(t *testing.T) {
 	}
 	if n, _ := count(t, second["gone"].Path, ""); n != 2 {
 		t.Fatalf("a failed sync must keep the older replica: %d rows", n)
+	}
+	// Only acme is proven unchanged by the handshake alone; the others
+	// went through a real sync, which moved globex and worded the errors.
+	if !strings.Contains(logged.String(), "tenant=acme by=handshake") || !strings.Contains(logged.String(), "unchanged_by_handshake=1 ") {
+		t.Fatalf("acme should be proven unchanged by the handshake:\n%s", logged.String())
+	}
+	if !strings.Contains(logged.String(), "tenant=globex by=sync") {
+		t.Fatalf("globex changed and needs a real sync:\n%s", logged.String())
 	}
 	for _, s := range st {
 		for _, secret := range []string{string(ro), srv.Token(false)} {
@@ -192,6 +204,44 @@ func TestEncryptedReplica(t *testing.T) {
 		if strings.Contains(string(b), "private customer row") {
 			t.Fatalf("plain text in %s", filepath.Base(st[0].Path+suffix))
 		}
+	}
+}
+
+// A key change is noticed although nothing changed on the primary: the
+// replica is not proven current by the handshake, and the real sync says
+// the key does not open it. Back with the right key, a real sync checks
+// it once, and the handshake proves it current after that.
+func TestEncryptedReplicaWithAnotherKey(t *testing.T) {
+	srv := sqldtest.Start(t)
+	u := srv.CreateDB(t, "acme")
+	srv.Exec(t, "acme", "CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT)", "INSERT INTO todos (title) VALUES ('a')")
+	target := []Target{{ID: "acme", URL: u, Token: Secret(srv.Token(true))}}
+	dir := t.TempDir()
+	var logged bytes.Buffer
+	opt := Options{Dir: dir, Workers: 1, Timeout: time.Minute, Key: "key one", Log: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	ctx := context.Background()
+	if st, err := SyncAll(ctx, target, opt); err != nil || st[0].Err != "" {
+		t.Fatalf("%v %+v", err, st)
+	}
+	other := opt
+	other.Key = "key two"
+	st, err := SyncAll(ctx, target, other)
+	if err != nil || !strings.Contains(st[0].Err, "encryption key") || !st[0].Stale() {
+		t.Fatalf("another key: %v %+v", err, st)
+	}
+	// The first key again: one real sync checks it against the replica,
+	// then the handshake proves the replica current.
+	for range 2 {
+		logged.Reset()
+		if st, err := SyncAll(ctx, target, opt); err != nil || st[0].Err != "" {
+			t.Fatalf("%v %+v", err, st)
+		}
+	}
+	if !strings.Contains(logged.String(), "by=handshake") {
+		t.Fatalf("the first key again, nothing changed: the handshake should prove it:\n%s", logged.String())
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, keyFile)); strings.Contains(string(b), "key one") || strings.Contains(string(b), "key two") {
+		t.Fatalf("the key record holds a key: %s", b)
 	}
 }
 

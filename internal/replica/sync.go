@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	libsql "github.com/tursodatabase/go-libsql"
@@ -67,8 +69,11 @@ type response struct {
 	Err      string
 }
 
-// SyncAll brings every target's replica up to date, Workers at a time,
-// and reports each one; one tenant's failure never stops the others.
+// SyncAll brings every target's replica up to date and reports each one;
+// one tenant's failure never stops the others. A replica whose primary is
+// proven unchanged by the replication handshake (see check.go) costs one
+// request from this process; the others sync in worker processes, Workers
+// at a time. Processes start only when some tenant needs a real sync.
 func SyncAll(ctx context.Context, targets []Target, opt Options) ([]Status, error) {
 	if len(targets) == 0 {
 		return nil, nil
@@ -80,18 +85,37 @@ func SyncAll(ctx context.Context, targets []Target, opt Options) ([]Status, erro
 	if err := os.MkdirAll(opt.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("tenants.replicas %s: %w", opt.Dir, err)
 	}
+	keyID := ""
+	if opt.Key != "" {
+		var err error
+		if keyID, err = keyFor(opt.Dir, opt.Key); err != nil {
+			// Without a record of the key, every replica syncs for real,
+			// which checks the key against it.
+			log.Warn("replicas key record", "err", err)
+		}
+	}
 	workers := max(1, min(opt.Workers, len(targets)))
 	pool := worker.NewPool(Role, workers)
 	defer pool.Close()
+	// Handshakes wait on the network, not on the CPU: several per sync
+	// process's worth of concurrency.
+	transport := &http.Transport{
+		// One request per tenant per run: a kept connection would only idle.
+		DisableKeepAlives:   true,
+		TLSHandshakeTimeout: opt.Timeout,
+	}
+	defer transport.CloseIdleConnections()
+	c := &checker{client: &http.Client{Transport: transport}, keyID: keyID}
+	inFlight := min(len(targets), checksPerWorker*workers)
 	out := make([]Status, len(targets))
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
+	for w := 0; w < inFlight; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i] = syncOne(pool, targets[i], opt, log)
+				out[i] = syncOne(ctx, pool, c, targets[i], opt, log)
 			}
 		}()
 	}
@@ -109,17 +133,30 @@ feed:
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	failed := 0
+	failed, checked := 0, 0
 	for _, s := range out {
 		if s.Err != "" {
 			failed++
 		}
 	}
-	log.Info("replicas synced", "tenants", len(targets), "failed", failed, "seconds", time.Since(start).Seconds())
+	checked = int(c.proven.Load())
+	log.Info("replicas synced", "tenants", len(targets), "unchanged_by_handshake", checked, "failed", failed, "seconds", time.Since(start).Seconds())
 	return out, nil
 }
 
-func syncOne(pool *worker.Pool, t Target, opt Options, log *slog.Logger) Status {
+// checksPerWorker is how many tenants are in hand per sync process: their
+// handshakes overlap, and a tenant that needs a real sync waits for a
+// process.
+const checksPerWorker = 8
+
+// checker proves replicas current with the handshake.
+type checker struct {
+	client *http.Client
+	keyID  string // the replicas key's record id; "" when there is no key
+	proven atomic.Int64
+}
+
+func syncOne(ctx context.Context, pool *worker.Pool, c *checker, t Target, opt Options, log *slog.Logger) Status {
 	path := PathFor(opt.Dir, t.ID)
 	src, ok := readSource(path)
 	if ok && (src.URL != t.URL || src.Encrypted != (opt.Key != "")) {
@@ -138,19 +175,48 @@ func syncOne(pool *worker.Pool, t Target, opt Options, log *slog.Logger) Status 
 		}
 		src = source{URL: t.URL, Encrypted: opt.Key != ""}
 	}
+	st := Status{ID: t.ID, Path: path}
+	start := time.Now()
+	// An encrypted replica is only trusted without a real sync when it was
+	// last synced with this very key (a real sync would refuse another).
+	if ok && (opt.Key == "" || (c.keyID != "" && src.KeyID == c.keyID)) {
+		cctx, cancel := context.WithTimeout(ctx, opt.Timeout)
+		proven, err := current(cctx, c.client, t, path)
+		cancel()
+		switch {
+		case proven:
+			c.proven.Add(1)
+			return finish(st, src, path, "", log, start, "handshake")
+		case errors.Is(err, errNoAnswer) && ctx.Err() == nil:
+			return finish(st, src, path, timeoutMsg(t, opt), log, start, "")
+		}
+		// Changed, or an answer that proves nothing (refused token, gone
+		// database, ...): the real sync decides and words the error.
+	}
 	req := &request{Tenant: t.ID, URL: t.URL, Token: t.Token.Reveal(), Key: opt.Key.Reveal(), Path: path}
 	var resp response
-	start := time.Now()
 	err := pool.Call(req, &resp, opt.Timeout)
-	st := Status{ID: t.ID, Path: path}
+	msg := resp.Err
 	switch {
 	case errors.Is(err, worker.ErrTimeout):
-		st.Err = fmt.Sprintf("sync from %s took longer than tenants.sync_timeout (%s); the server is slow or unreachable", Host(t.URL), opt.Timeout)
+		msg = timeoutMsg(t, opt)
 	case err != nil:
-		st.Err = fmt.Sprintf("sync from %s: the sync process died: %s", Host(t.URL), scrub(err.Error(), req))
-	default:
-		st.Err = resp.Err
+		msg = fmt.Sprintf("sync from %s: the sync process died: %s", Host(t.URL), scrub(err.Error(), req))
 	}
+	if msg == "" {
+		src.KeyID = c.keyID
+	}
+	return finish(st, src, path, msg, log, start, "sync")
+}
+
+func timeoutMsg(t Target, opt Options) string {
+	return fmt.Sprintf("sync from %s took longer than tenants.sync_timeout (%s); the server is slow or unreachable", Host(t.URL), opt.Timeout)
+}
+
+// finish reads the replica's state after a sync (or a proof that none was
+// needed) and records a success in its marker.
+func finish(st Status, src source, path, msg string, log *slog.Logger, start time.Time, how string) Status {
+	st.Err = msg
 	st.Position = Position(path)
 	st.Size = Size(path)
 	if st.Err == "" {
@@ -161,9 +227,9 @@ func syncOne(pool *worker.Pool, t Target, opt Options, log *slog.Logger) Status 
 	}
 	st.SyncedAt = src.SyncedAt
 	if st.Err != "" {
-		log.Warn("tenant sync failed", "tenant", t.ID, "err", st.Err, "stale", st.Position != "")
+		log.Warn("tenant sync failed", "tenant", st.ID, "err", st.Err, "stale", st.Position != "")
 	} else {
-		log.Debug("tenant synced", "tenant", t.ID, "position", st.Position, "ms", time.Since(start).Milliseconds())
+		log.Debug("tenant synced", "tenant", st.ID, "by", how, "position", st.Position, "ms", time.Since(start).Milliseconds())
 	}
 	return st
 }
