@@ -48,6 +48,10 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		for _, line := range failureGroups(sum.Failures, 5) {
 			fmt.Fprintln(env.Stdout, "  "+line)
 		}
+		if sum.FailureCount > len(sum.Failures) {
+			fmt.Fprintf(env.Stdout, "  (these groups count the first %s of %s failures, by tenant id; the dashboard's run page has them all)\n",
+				human.Count(int64(len(sum.Failures))), human.Count(int64(sum.FailureCount)))
+		}
 	}
 	if n := len(sum.QueryErrors); n > 0 {
 		return fmt.Errorf("run %d finished, but %d quer%s did not run (listed above; the others did)", sum.RunID, n, map[bool]string{true: "y", false: "ies"}[n == 1])

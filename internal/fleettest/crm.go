@@ -155,3 +155,53 @@ func writeCRM(ctx context.Context, conn *sql.Conn, seed int) error {
 	}
 	return nil
 }
+
+// CRMCopies fills dir with n tenants made by copying the n0 tenants of a
+// generated CRM fleet in base (made first if missing) under new names,
+// copy K of crm-00001.db being crm-00001-cK.db (copy 0 keeps its name).
+// Generating costs about a millisecond of SQL per tenant; a copy costs a
+// read and a write of 45 KB, so 100,000 tenants are ready in minutes and a
+// million in well under an hour. Files that exist are kept; n must be a
+// multiple of n0.
+func CRMCopies(ctx context.Context, dir string, n int, base string, n0 int) error {
+	if n0 <= 0 || n%n0 != 0 {
+		return fmt.Errorf("crm copies: %d tenants is not a multiple of the base fleet's %d", n, n0)
+	}
+	if err := CRM(ctx, base, n0); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("crm copies: %w", err)
+	}
+	for k := 0; k < n/n0; k++ {
+		for i := 1; i <= n0; i++ {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			name := fmt.Sprintf("crm-%05d", i)
+			to := filepath.Join(dir, name+".db")
+			if k > 0 {
+				to = filepath.Join(dir, fmt.Sprintf("%s-c%d.db", name, k))
+			}
+			if _, err := os.Stat(to); err == nil {
+				continue
+			}
+			if err := copyFile(filepath.Join(base, name+".db"), to); err != nil {
+				return fmt.Errorf("crm copies: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// copyFile copies a finished tenant file, renamed into place when whole.
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(to+".tmp", b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(to+".tmp", to)
+}

@@ -49,7 +49,7 @@ func Check(ctx context.Context, cfg *config.Config, mdb *metrics.DB, queries []*
 	}
 	rep := &CheckReport{Queries: queries, Broken: append(append([]*QueryError{}, broken...), refused...), Total: len(fleet)}
 	sort.Slice(rep.Broken, func(i, j int) bool { return rep.Broken[i].Query < rep.Broken[j].Query })
-	var present []tenant.Tenant
+	var present []batchTenant
 	var findings []Finding
 	for _, t := range fleet {
 		if t.Missing {
@@ -58,14 +58,14 @@ func Check(ctx context.Context, cfg *config.Config, mdb *metrics.DB, queries []*
 			}
 			continue
 		}
-		present = append(present, t)
+		present = append(present, batchTenant{ID: t.ID, Path: t.Path, Size: t.Size, Key: tenantKey(cfg, t)})
 	}
 	if len(present) > 0 && len(queries) > 0 {
-		out, err := dispatch(ctx, cfg, queries, present, "", true, progress, log)
-		if err != nil {
+		f := newMemFeed(present)
+		if _, err := dispatch(ctx, cfg, queries, f, len(present), "", true, progress, log); err != nil {
 			return nil, err
 		}
-		for _, f := range out.failures {
+		for _, f := range f.final {
 			findings = append(findings, Finding{Query: f.Query, Tenant: f.Tenant, Error: f.Error})
 		}
 	}

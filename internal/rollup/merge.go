@@ -6,14 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/query"
 	"github.com/attache/attache/internal/sqlite"
-	"github.com/attache/attache/internal/tenant"
 )
 
 // merge moves one run's staging files into the metrics DB. Everything
@@ -23,8 +21,7 @@ type merge struct {
 	runID      int64
 	queries    []*query.Query
 	broken     []*QueryError // queries that did not run
-	plan       *plan
-	fails      map[string][]failure
+	counts     counts
 	staging    []stagingFile
 	bucketAt   time.Time
 	finishedAt time.Time
@@ -74,25 +71,12 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 			return nil, err
 		}
 	}
-	for _, stmt := range []string{
-		"CREATE TEMP TABLE IF NOT EXISTS run_tenants (id TEXT PRIMARY KEY, location TEXT, size INTEGER, modified_at TEXT, fingerprint TEXT, plan TEXT, status TEXT, error TEXT)",
-		"CREATE TEMP TABLE IF NOT EXISTS run_failures (tenant_id TEXT, query TEXT, error TEXT, lasting INTEGER)",
-		"CREATE TEMP TABLE IF NOT EXISTS run_ok (query TEXT, tenant_id TEXT, PRIMARY KEY (query, tenant_id)) WITHOUT ROWID",
-		"DELETE FROM temp.run_tenants", "DELETE FROM temp.run_failures", "DELETE FROM temp.run_ok",
-	} {
-		if _, err := exec(stmt); err != nil {
-			return nil, err
-		}
-	}
-	sum := &Summary{Read: len(m.plan.read)}
-	if err := m.loadTemp(ctx, conn, sum); err != nil {
-		return nil, err
-	}
-	if err := loadRemote(ctx, conn, m.plan.read, m.plan.unchanged, m.plan.missing); err != nil {
+	sum := &Summary{Read: m.counts.read}
+	if err := m.outcomes(ctx, sum); err != nil {
 		return nil, err
 	}
 	for _, s := range schemas {
-		if _, err := exec("INSERT OR IGNORE INTO temp.run_ok SELECT query, tenant_id FROM " + s + ".s__ok"); err != nil {
+		if _, err := exec("INSERT OR IGNORE INTO " + tmpOK + " SELECT query, tenant_id FROM " + s + "." + stagingOK); err != nil {
 			return nil, err
 		}
 	}
@@ -126,7 +110,7 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 			// if it is listed again it is read afresh, not carried.
 			{`UPDATE tenants SET removed_at = ? WHERE removed_at IS NULL AND id NOT IN (SELECT id FROM temp.run_tenants)`, []any{now}},
 			{`DELETE FROM rollup_state WHERE tenant_id NOT IN (SELECT id FROM temp.run_tenants)`, nil},
-			{"INSERT INTO tenant_errors (run_id, tenant_id, query, error) SELECT ?, tenant_id, query, error FROM temp.run_failures", []any{m.runID}},
+			{"INSERT INTO tenant_errors (run_id, tenant_id, query, error) SELECT ?, tenant_id, query, error FROM temp.run_failures ORDER BY tenant_id, rowid", []any{m.runID}},
 			{remoteStep, nil},
 			// runs.queries names the queries whose rollups this run refreshed.
 			{`UPDATE runs SET finished_at = ?, status = 'ok', tenants_total = ?, tenants_ok = ?, tenants_failed = ?, tenants_unchanged = ?, rows_written = ?, queries = ?, tenants_stale = ? WHERE id = ?`,
@@ -151,12 +135,6 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 	return sum, nil
 }
 
-// stagingSchema is the schema the merge attaches staging file i as.
-func stagingSchema(i int) string { return fmt.Sprintf("s%d", i) }
-
-// stagingTable is the table a worker stages query name's rows in.
-func stagingTable(name string) string { return quoteIdent("s_" + name) }
-
 // verifyStaging checks that a staging file holds exactly the rows its
 // worker reported writing, so a file another process touched, or one cut
 // short, fails the run instead of landing as a partial run marked ok.
@@ -172,7 +150,7 @@ func (m *merge) verifyStaging(ctx context.Context, schema string, f stagingFile)
 		}
 		return n, nil
 	}
-	n, err := count("s__ok")
+	n, err := count(stagingOK)
 	if err != nil {
 		return err
 	}
@@ -191,79 +169,63 @@ func (m *merge) verifyStaging(ctx context.Context, schema string, f stagingFile)
 	return nil
 }
 
-// loadTemp writes the run's tenants and failures into temp tables, so the
-// merge is set-based SQL instead of a statement per tenant.
-func (m *merge) loadTemp(ctx context.Context, conn *sql.Conn, sum *Summary) error {
-	type row struct {
-		t            tenant.Tenant
-		plan, status string
-		err          string
-	}
-	var rows []row
-	add := func(plan string, ts []tenant.Tenant) {
-		for _, t := range ts {
-			r := row{t: t, plan: plan, status: "ok"}
-			if plan == "unchanged" {
-				r.status = "unchanged"
-			}
-			if f := m.fails[t.ID]; len(f) > 0 {
-				r.status = "failed"
-				if onlySync(f) {
-					r.status = "stale"
-				}
-				msgs := make([]string, len(f))
-				for i, x := range f {
-					msgs[i] = x.Query + ": " + x.Error
-				}
-				r.err = strings.Join(msgs, "; ")
-			}
-			switch r.status {
-			case "ok":
-				sum.OK++
-			case "unchanged":
-				sum.Unchanged++
-			case "failed":
-				sum.Failed++
-			case "stale":
-				sum.Stale++
-			}
-			rows = append(rows, r)
-		}
-	}
-	add("read", m.plan.read)
-	add("unchanged", m.plan.unchanged)
-	add("missing", m.plan.missing)
-	tenantRows := make([][]any, len(rows))
-	for i, r := range rows {
-		var mod any
-		if !r.t.ModTime.IsZero() {
-			mod = metrics.Format(r.t.ModTime)
-		}
-		tenantRows[i] = []any{r.t.ID, r.t.Location(), r.t.Size, mod, r.t.Fingerprint, r.plan, r.status, r.err}
-	}
-	if err := metrics.InsertMany(ctx, conn, "temp.run_tenants", []string{"id", "location", "size", "modified_at", "fingerprint", "plan", "status", "error"}, tenantRows); err != nil {
+// outcomes decides each listed tenant's status and error from the run's
+// failures, inside SQLite, counts them, and keeps the first failures for
+// the summary. A tenant whose only failure is a failed sync read its older
+// replica: stale, not failed.
+func (m *merge) outcomes(ctx context.Context, sum *Summary) error {
+	if _, err := m.exec(ctx, `UPDATE `+tmpTenants+` SET
+		error = (SELECT group_concat(query || ': ' || error, '; ') FROM
+			(SELECT query, error FROM `+tmpFailures+` f WHERE f.tenant_id = run_tenants.id ORDER BY rowid)),
+		status = CASE
+			WHEN EXISTS (SELECT 1 FROM `+tmpFailures+` f WHERE f.tenant_id = run_tenants.id AND f.query <> '`+syncQuery+`') THEN 'failed'
+			WHEN EXISTS (SELECT 1 FROM `+tmpFailures+` f WHERE f.tenant_id = run_tenants.id) THEN 'stale'
+			WHEN plan = 'unchanged' THEN 'unchanged'
+			ELSE 'ok' END`); err != nil {
 		return err
 	}
-	var all []failure
-	ids := make([]string, 0, len(m.fails))
-	for id := range m.fails {
-		ids = append(ids, id)
+	rows, err := m.conn.QueryContext(ctx, "SELECT CAST(status AS BLOB), count(*) FROM "+tmpTenants+" GROUP BY status")
+	if err != nil {
+		return sqlite.Wrap(err)
 	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		all = append(all, m.fails[id]...)
+	for rows.Next() {
+		var st []byte
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			rows.Close()
+			return sqlite.Wrap(err)
+		}
+		switch string(st) {
+		case "ok":
+			sum.OK = n
+		case "unchanged":
+			sum.Unchanged = n
+		case "failed":
+			sum.Failed = n
+		case "stale":
+			sum.Stale = n
+		}
 	}
-	failRows := make([][]any, len(all))
-	for i, f := range all {
-		failRows[i] = []any{f.Tenant, f.Query, f.Error, lasting(f.Error)}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return sqlite.Wrap(err)
 	}
-	if err := metrics.InsertMany(ctx, conn, "temp.run_failures", []string{"tenant_id", "query", "error", "lasting"}, failRows); err != nil {
-		return err
+	if err := m.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+tmpFailures).Scan(&sum.FailureCount); err != nil {
+		return sqlite.Wrap(err)
 	}
-	for _, f := range all {
-		sum.Failures = append(sum.Failures, metrics.TenantError{RunID: m.runID, TenantID: f.Tenant, Query: f.Query, Error: f.Error})
+	rows, err = m.conn.QueryContext(ctx, "SELECT CAST(tenant_id AS BLOB), CAST(query AS BLOB), CAST(error AS BLOB) FROM "+tmpFailures+" ORDER BY tenant_id, rowid LIMIT ?", failuresKept)
+	if err != nil {
+		return sqlite.Wrap(err)
 	}
-	return nil
+	defer rows.Close()
+	for rows.Next() {
+		var id, q, msg []byte
+		if err := rows.Scan(&id, &q, &msg); err != nil {
+			return sqlite.Wrap(err)
+		}
+		sum.Failures = append(sum.Failures, metrics.TenantError{RunID: m.runID, TenantID: string(id), Query: string(q), Error: string(msg)})
+	}
+	return sqlite.Wrap(rows.Err())
 }
 
 // mergeQuery lands one query's staged rows in rollup_NAME and returns how
@@ -391,7 +353,7 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 			written += n
 		}
 	}
-	if snapshot && len(m.plan.unchanged) > 0 {
+	if snapshot && m.counts.unchanged > 0 {
 		// Unchanged tenants were not read: carry their latest answer into
 		// this bucket so the series stays continuous. The latest answer is
 		// the rows of the bucket rollup_state names, which holds none when

@@ -31,7 +31,6 @@ import (
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/query"
 	"github.com/attache/attache/internal/sqlite"
-	"github.com/attache/attache/internal/tenant"
 	"github.com/attache/attache/internal/worker"
 )
 
@@ -59,7 +58,11 @@ type Summary struct {
 	Unchanged int // skipped: unchanged since their last good read
 	Rows      int64
 	Duration  time.Duration
-	Failures  []metrics.TenantError
+	// Failures are the run's first failures by tenant id (at most 10,000:
+	// the metrics DB's tenant_errors holds them all); FailureCount counts
+	// them all.
+	Failures     []metrics.TenantError
+	FailureCount int
 	// QueryErrors are the queries that did not run at all; the others did.
 	QueryErrors []*QueryError
 	// WorkerMaxRSS is the largest peak memory of any worker process, bytes.
@@ -284,25 +287,19 @@ func diskFull(path string, err error) error {
 	return fmt.Errorf("disk full: %s (free space there and run again; the previous run's results are intact): %w", path, err)
 }
 
-// plan is what a run will do with each tenant.
-type plan struct {
-	read      []tenant.Tenant
-	unchanged []tenant.Tenant
-	missing   []tenant.Tenant
-	// carried are the lasting failures of unchanged tenants: the same file
-	// would fail the same query again, so it is not read, only reported.
-	carried []failure
-}
-
 func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Conn, runID int64, queries []*query.Query, broken []*QueryError, startedAt time.Time, opt Options, log *slog.Logger) (*Summary, error) {
-	fleet, err := tenant.List(ctx, cfg.Tenants)
-	if err != nil {
+	if err := makeTemp(ctx, conn); err != nil {
 		return nil, err
 	}
-	if err := syncReplicas(ctx, cfg, fleet, log); err != nil {
+	defer dropTemp(ctx, conn)
+	if _, err := listFleet(ctx, cfg, conn, nil, log); err != nil {
 		return nil, err
 	}
-	queries, refused, err := vet(ctx, queries, fleet)
+	var pathErr error
+	queries, refused, err := vetPaths(ctx, queries, presentPaths(ctx, conn, &pathErr))
+	if err == nil {
+		err = pathErr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -317,44 +314,31 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 		}
 		return nil, fmt.Errorf("no query can run: %s", strings.Join(msgs, "; "))
 	}
-	p, err := makePlan(ctx, conn, fleet, queries, opt.Full, startedAt)
+	c, err := planRun(ctx, conn, queries, opt.Full, startedAt)
 	if err != nil {
 		return nil, err
 	}
-	log.Info("run planned", "tenants", len(fleet), "read", len(p.read), "unchanged", len(p.unchanged), "missing", len(p.missing))
+	log.Info("run planned", "tenants", c.total, "read", c.read, "unchanged", c.unchanged, "missing", c.missing)
 	stagingDir, err := makeStaging(mdb.Path, runID)
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(stagingDir)
 
-	fails := map[string][]failure{} // by tenant id
-	for _, f := range p.carried {
-		fails[f.Tenant] = append(fails[f.Tenant], f)
-	}
-	for _, t := range p.missing {
-		for _, q := range queries {
-			fails[t.ID] = append(fails[t.ID], failure{Tenant: t.ID, Query: q.Name, Error: t.MissingReason()})
-		}
-	}
-	for _, f := range syncFailures(fleet) {
-		fails[f.Tenant] = append(fails[f.Tenant], f)
-	}
 	var staging []stagingFile
 	var maxRSS int64
 	phase := time.Now()
-	if len(p.read) > 0 {
-		out, err := dispatch(ctx, cfg, queries, p.read, stagingDir, false, opt.Progress, log)
+	if c.read > 0 {
+		g := &guarded{conn: conn}
+		f := &sqlFeed{ctx: ctx, g: g, cfg: cfg}
+		out, err := dispatch(ctx, cfg, queries, f, c.read, stagingDir, false, opt.Progress, log)
 		if err != nil {
 			return nil, err
 		}
 		staging, maxRSS = out.staging, out.maxRSS
-		for _, f := range out.failures {
-			fails[f.Tenant] = append(fails[f.Tenant], f)
-		}
 	}
 	log.Debug("tenants read", "seconds", time.Since(phase).Seconds())
-	m := &merge{log: log, conn: conn, runID: runID, queries: queries, broken: broken, plan: p, fails: fails, staging: staging, bucketAt: startedAt, finishedAt: time.Now()}
+	m := &merge{log: log, conn: conn, runID: runID, queries: queries, broken: broken, counts: c, staging: staging, bucketAt: startedAt, finishedAt: time.Now()}
 	if opt.Now != nil {
 		m.finishedAt = opt.Now()
 	}
@@ -365,7 +349,7 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 		}
 		return nil, fmt.Errorf("merge into metrics DB: %w", err)
 	}
-	sum.Total = len(fleet)
+	sum.Total = c.total
 	sum.WorkerMaxRSS = maxRSS
 	return sum, nil
 }
@@ -409,67 +393,13 @@ func globEscape(s string) string {
 	return b.String()
 }
 
-// makePlan splits the fleet into tenants to read and tenants unchanged since
-// their last good read of every selected query (same file, same query).
-func makePlan(ctx context.Context, conn sqlite.Querier, fleet []tenant.Tenant, queries []*query.Query, full bool, at time.Time) (*plan, error) {
-	p := &plan{}
-	type seen struct{ fp, err string }
-	state := map[string]map[string]seen{} // tenant -> query -> fingerprint|hash, lasting error
-	if !full {
-		// BLOBs, because go-libsql tries ten date layouts on every TEXT
-		// value it returns: on a rerun of 10,000 unchanged tenants that was
-		// most of the plan's time. A BLOB keeps the exact bytes.
-		rows, err := conn.QueryContext(ctx, "SELECT CAST(tenant_id AS BLOB), CAST(query AS BLOB), CAST(fingerprint || '|' || sql_hash AS BLOB), CAST(coalesce(error, '') AS BLOB) FROM rollup_state")
-		if err != nil {
-			return nil, fmt.Errorf("read rollup state: %w", sqlite.Wrap(err))
-		}
-		for rows.Next() {
-			var id, q, fp, msg string
-			if err := rows.Scan(&id, &q, &fp, &msg); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read rollup state: %w", sqlite.Wrap(err))
-			}
-			if state[id] == nil {
-				state[id] = map[string]seen{}
-			}
-			state[id][q] = seen{fp, msg}
-		}
-		rows.Close()
-	}
-	hashes := make([]string, len(queries))
-	for i, q := range queries {
-		hashes[i] = stateHash(q, at)
-	}
-	for _, t := range fleet {
-		if t.Missing {
-			p.missing = append(p.missing, t)
-			continue
-		}
-		same := !full && state[t.ID] != nil
-		for i, q := range queries {
-			if !same {
-				break
-			}
-			same = state[t.ID][q.Name].fp == t.Fingerprint+"|"+hashes[i]
-		}
-		if same {
-			p.unchanged = append(p.unchanged, t)
-			for _, q := range queries {
-				if msg := state[t.ID][q.Name].err; msg != "" {
-					p.carried = append(p.carried, failure{Tenant: t.ID, Query: q.Name, Error: msg})
-				}
-			}
-		} else {
-			p.read = append(p.read, t)
-		}
-	}
-	return p, nil
-}
+// passing are the words of errors that may not come back (see lasting).
+var passing = []string{"locked", "busy", "batch_timeout", "crashed", "not read", "unable to open", "I/O error", "out of memory"}
 
 // lasting reports whether a tenant's error will come back as long as its
 // file and the query stay the same; a lock, a timeout or a crash may not.
 func lasting(msg string) bool {
-	for _, s := range []string{"locked", "busy", "batch_timeout", "crashed", "not read", "unable to open", "I/O error", "out of memory"} {
+	for _, s := range passing {
 		if strings.Contains(msg, s) {
 			return false
 		}
@@ -479,11 +409,10 @@ func lasting(msg string) bool {
 
 func unhex(h string) string { return sqlite.Unhex(h) }
 
-// dispatched is what the workers produced.
+// dispatched is what the workers produced; the failures are in the feed.
 type dispatched struct {
-	staging  []stagingFile
-	failures []failure
-	maxRSS   int64
+	staging []stagingFile
+	maxRSS  int64
 }
 
 // stagingFile is one worker's staging database and what the worker said it
@@ -494,31 +423,25 @@ type stagingFile struct {
 	OK     int64            // (tenant, query) pairs read fine
 }
 
-// dispatch feeds batches to worker processes. A worker that dies (a crash
-// in native code, or killed at batch_timeout) loses its staging file: every
-// batch it had done is queued again, and the batch it died on is split
-// until the tenant that kills it stands alone and is recorded as failed.
-func dispatch(ctx context.Context, cfg *config.Config, queries []*query.Query, tenants []tenant.Tenant, stagingDir string, check bool, progress func(int, int), log *slog.Logger) (*dispatched, error) {
-	var batches [][]batchTenant
-	for i := 0; i < len(tenants); i += cfg.BatchSize {
-		end := min(i+cfg.BatchSize, len(tenants))
-		b := make([]batchTenant, 0, end-i)
-		for _, t := range tenants[i:end] {
-			b = append(b, batchTenant{ID: t.ID, Path: t.Path, Size: t.Size, Key: tenantKey(cfg, t)})
-		}
-		batches = append(batches, b)
-	}
+// dispatch feeds the total tenants of f to worker processes in batches,
+// taking a few batches per worker from f at a time, so what it holds is
+// the work in flight, not the fleet. A worker that dies (a crash in native
+// code, or killed at batch_timeout) loses its staging file: every tenant it
+// had read is handed out again, and the batch it died on is split until
+// the tenant that kills it stands alone and is recorded as failed.
+func dispatch(ctx context.Context, cfg *config.Config, queries []*query.Query, f feed, total int, stagingDir string, check bool, progress func(int, int), log *slog.Logger) (*dispatched, error) {
 	wq := make([]workQuery, len(queries))
 	for i, q := range queries {
 		wq[i] = workQuery{Name: q.Name, SQL: q.SQL}
 	}
 	d := &dispatcher{
-		ctx: ctx, queue: batches, total: len(tenants), progress: progress, log: log,
+		ctx: ctx, feed: f, batch: cfg.BatchSize, ahead: cfg.BatchSize * max(cfg.Workers, 1) * 4,
+		total: total, progress: progress, log: log,
 		init: initRequest{Busy: cfg.BusyTimeout.D(), Queries: wq, Check: check},
 		dir:  stagingDir, timeout: cfg.BatchTimeout.D(), out: &dispatched{},
 	}
 	d.cond = sync.NewCond(&d.mu)
-	n := min(cfg.Workers, len(batches))
+	n := min(cfg.Workers, (total+cfg.BatchSize-1)/cfg.BatchSize)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)
@@ -541,13 +464,9 @@ func dispatch(ctx context.Context, cfg *config.Config, queries []*query.Query, t
 	if d.fatal != nil {
 		return nil, d.fatal
 	}
-	// Batches nobody could take (every allowed worker start used up).
-	for _, b := range d.queue {
-		for _, t := range b {
-			for _, q := range queries {
-				d.out.failures = append(d.out.failures, failure{Tenant: t.ID, Query: q.Name, Error: "not read: worker processes kept crashing in this run; see the log"})
-			}
-		}
+	// Tenants nobody could read (every allowed worker start used up).
+	if err := f.unread(d.queue, wq, "not read: worker processes kept crashing in this run; see the log"); err != nil {
+		return nil, err
 	}
 	sort.Slice(d.out.staging, func(i, j int) bool { return d.out.staging[i].Path < d.out.staging[j].Path })
 	return d.out, nil
@@ -561,10 +480,14 @@ type dispatcher struct {
 	progress func(int, int)
 	log      *slog.Logger
 	total    int
+	feed     feed
+	batch    int // tenants per batch
+	ahead    int // tenants taken from the feed at once
 
 	mu       sync.Mutex
 	cond     *sync.Cond
 	queue    [][]batchTenant
+	drained  bool // the feed had nothing left when last asked
 	inflight int
 	starts   int
 	done     int
@@ -576,16 +499,33 @@ type dispatcher struct {
 func (d *dispatcher) take() []batchTenant {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for len(d.queue) == 0 && d.inflight > 0 && d.ctx.Err() == nil && d.fatal == nil {
+	for {
+		if d.ctx.Err() != nil || d.fatal != nil {
+			return nil
+		}
+		if len(d.queue) == 0 && !d.drained {
+			ts, err := d.feed.next(d.ahead)
+			if err != nil {
+				d.fatal = err
+				d.cond.Broadcast()
+				return nil
+			}
+			d.drained = len(ts) == 0
+			for i := 0; i < len(ts); i += d.batch {
+				d.queue = append(d.queue, ts[i:min(i+d.batch, len(ts))])
+			}
+		}
+		if len(d.queue) > 0 {
+			b := d.queue[0]
+			d.queue = d.queue[1:]
+			d.inflight++
+			return b
+		}
+		if d.inflight == 0 {
+			return nil
+		}
 		d.cond.Wait()
 	}
-	if len(d.queue) == 0 || d.ctx.Err() != nil || d.fatal != nil {
-		return nil
-	}
-	b := d.queue[0]
-	d.queue = d.queue[1:]
-	d.inflight++
-	return b
 }
 
 func (d *dispatcher) finish(requeue ...[]batchTenant) {
@@ -599,10 +539,10 @@ func (d *dispatcher) finish(requeue ...[]batchTenant) {
 // session is one worker process and what it has done so far; its results
 // count only once the process has exited cleanly with its staging file.
 type session struct {
-	proc     *worker.Proc
-	staging  stagingFile
-	done     [][]batchTenant
-	failures []failure
+	n       int // its number in the run, never reused
+	proc    *worker.Proc
+	staging stagingFile
+	read    int // tenants it read
 }
 
 func (d *dispatcher) start() (*session, error) {
@@ -614,7 +554,7 @@ func (d *dispatcher) start() (*session, error) {
 	d.starts++
 	n := d.starts
 	d.mu.Unlock()
-	s := &session{staging: stagingFile{Staged: map[string]int64{}}}
+	s := &session{n: n, staging: stagingFile{Staged: map[string]int64{}}}
 	if !d.init.Check {
 		s.staging.Path = filepath.Join(d.dir, fmt.Sprintf("worker-%d.db", n))
 	}
@@ -687,8 +627,12 @@ func (d *dispatcher) work() {
 			s = nil
 			continue
 		}
-		s.done = append(s.done, b)
-		s.failures = append(s.failures, resp.Failures...)
+		if err := d.feed.read(s.n, b, resp.Failures); err != nil {
+			s.proc.Kill()
+			d.stop(err)
+			return
+		}
+		s.read += len(b)
 		for q, n := range resp.Staged {
 			s.staging.Staged[q] += n
 		}
@@ -705,11 +649,18 @@ func (d *dispatcher) work() {
 	if s != nil {
 		// Closing stdin lets the worker close its staging file cleanly.
 		s.proc.Close()
+		if err := d.feed.kept(s.n); err != nil {
+			d.mu.Lock()
+			if d.fatal == nil {
+				d.fatal = err
+			}
+			d.mu.Unlock()
+			return
+		}
 		d.mu.Lock()
 		if s.staging.Path != "" {
 			d.out.staging = append(d.out.staging, s.staging)
 		}
-		d.out.failures = append(d.out.failures, s.failures...)
 		d.out.maxRSS = max(d.out.maxRSS, s.proc.MaxRSS())
 		d.mu.Unlock()
 	}
@@ -732,7 +683,11 @@ func (d *dispatcher) lost(s *session, b []batchTenant, err error) {
 	if s.staging.Path != "" {
 		os.Remove(s.staging.Path)
 	}
-	requeue := append([][]batchTenant{}, s.done...)
+	if ferr := d.feed.lost(s.n); ferr != nil {
+		d.stop(ferr)
+		return
+	}
+	var requeue [][]batchTenant
 	reason := "the worker process crashed while reading this tenant"
 	if errors.Is(err, worker.ErrTimeout) {
 		reason = fmt.Sprintf("reading this tenant took longer than batch_timeout (%s)", d.timeout)
@@ -744,26 +699,24 @@ func (d *dispatcher) lost(s *session, b []batchTenant, err error) {
 	} else {
 		log.Warn("tenant stopped its worker", "tenant", b[0].ID, "err", err)
 		// The verdict on this tenant survives the session it killed; the
-		// session's other results are redone with its re-queued batches.
-		d.mu.Lock()
+		// session's other results are redone by the tenants handed out again.
+		var fs []failure
 		for _, q := range d.init.Queries {
-			d.out.failures = append(d.out.failures, failure{Tenant: b[0].ID, Query: q.Name, Error: reason})
+			fs = append(fs, failure{Tenant: b[0].ID, Query: q.Name, Error: reason})
 		}
+		if ferr := d.feed.verdict(fs); ferr != nil {
+			d.stop(ferr)
+			return
+		}
+		d.mu.Lock()
 		d.done += len(b)
 		d.mu.Unlock()
 	}
 	d.mu.Lock()
-	d.done -= s.tenantsDone()
+	d.done -= s.read
+	d.drained = false // the session's tenants are the feed's again
 	d.mu.Unlock()
 	d.finish(requeue...)
-}
-
-func (s *session) tenantsDone() int {
-	n := 0
-	for _, b := range s.done {
-		n += len(b)
-	}
-	return n
 }
 
 func ids(b []batchTenant) string {

@@ -158,7 +158,10 @@ func TestMergeRefusesAStagingFileItDidNotWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	m := &merge{log: slog.New(slog.DiscardHandler), conn: conn, runID: 99, queries: q, plan: &plan{}, fails: map[string][]failure{},
+	if err := makeTemp(t.Context(), conn); err != nil {
+		t.Fatal(err)
+	}
+	m := &merge{log: slog.New(slog.DiscardHandler), conn: conn, runID: 99, queries: q,
 		staging:  []stagingFile{{Path: staged, Staged: map[string]int64{"todo_counts": 1}, OK: 1}},
 		bucketAt: time.Now(), finishedAt: time.Now()}
 	_, err = m.apply(t.Context())

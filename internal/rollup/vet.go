@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"iter"
 	"regexp"
 	"strings"
 
@@ -48,6 +49,18 @@ var probeSlots = []int{1, 2}
 // nothing either way, so the next tenant is tried; a query no tenant can
 // compile fails on every tenant, which the run records tenant by tenant.
 func vet(ctx context.Context, queries []*query.Query, fleet []tenant.Tenant) ([]*query.Query, []*QueryError, error) {
+	return vetPaths(ctx, queries, func(yield func(string) bool) {
+		for _, t := range fleet {
+			if !t.Missing && !yield(t.Path) {
+				return
+			}
+		}
+	})
+}
+
+// vetPaths is vet over the files of the fleet's present tenants, in order,
+// of which it reads only as many as it needs (usually one).
+func vetPaths(ctx context.Context, queries []*query.Query, paths iter.Seq[string]) ([]*query.Query, []*QueryError, error) {
 	db, err := sqlite.Open(":memory:", sqlite.Options{})
 	if err != nil {
 		return nil, nil, fmt.Errorf("check queries: %w", err)
@@ -100,18 +113,15 @@ func vet(ctx context.Context, queries []*query.Query, fleet []tenant.Tenant) ([]
 		return nil
 	}
 	tried := false
-	for _, t := range fleet {
+	for path := range paths {
 		if left == 0 {
 			break
-		}
-		if t.Missing {
-			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
 		// A tenant that cannot be attached is the run's to report.
-		if probe(sqlite.ReadOnlyURI(t.Path)) == nil {
+		if probe(sqlite.ReadOnlyURI(path)) == nil {
 			tried = true
 		}
 	}

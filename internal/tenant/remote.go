@@ -167,7 +167,7 @@ func fromRemoteCatalog(ctx context.Context, c config.Catalog, remote config.Remo
 		}
 		return nil, fmt.Errorf("tenants.catalog.query on %s: %s (it must return id, location)", u, msg)
 	}
-	return catalogTenants(res, "", remote)
+	return catalogTenants(res, 0, "", remote)
 }
 
 func scrub(msg, secret string) string {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -35,90 +36,170 @@ type Tenant struct {
 	Remote *Remote
 }
 
-// List returns the fleet sorted by id.
+// List returns the fleet sorted by id. It holds the whole fleet: the
+// engine's runs use Each, which does not.
 func List(ctx context.Context, src config.Tenants) ([]Tenant, error) {
-	var (
-		ts  []Tenant
-		err error
-	)
-	switch {
-	case src.Catalog != nil:
-		ts, err = fromCatalog(ctx, *src.Catalog, src.Remote)
-	case src.Turso != nil:
-		ts, err = fromTurso(ctx, *src.Turso, src.Remote)
-	default:
-		ts, err = fromDir(src.Dir)
-	}
+	var ts []Tenant
+	seen := map[string]bool{}
+	err := Each(ctx, src, 1000, func(page []Tenant) error {
+		for _, t := range page {
+			if seen[t.ID] {
+				return DuplicateError(t.ID)
+			}
+			seen[t.ID] = true
+		}
+		ts = append(ts, page...)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	sort.Slice(ts, func(i, j int) bool { return ts[i].ID < ts[j].ID })
-	for i := range ts {
-		stat(&ts[i])
-	}
 	return ts, nil
 }
 
-func fromDir(dir string) ([]Tenant, error) {
-	entries, err := os.ReadDir(dir)
+// DuplicateError is the error for a tenant id the source lists twice. Each
+// does not look for these (that would hold every id seen); its caller does.
+func DuplicateError(id string) error {
+	return fmt.Errorf("tenants.catalog.query: tenant id %q appears twice; ids must be unique", id)
+}
+
+// Each lists the fleet a page of at most size tenants at a time, each
+// stat'd, in no particular order, so a fleet of a million tenants never
+// needs to be held at once. A folder is read in pages of its entries, a
+// catalog query in pages of its rows; the Turso Platform API's list comes
+// whole and is handed on in pages. An error from fn stops the listing.
+func Each(ctx context.Context, src config.Tenants, size int, fn func([]Tenant) error) error {
+	size = max(size, 1)
+	emit := func(page []Tenant) error {
+		for i := range page {
+			stat(&page[i])
+		}
+		return fn(page)
+	}
+	switch {
+	case src.Catalog != nil:
+		return eachCatalog(ctx, *src.Catalog, src.Remote, size, emit)
+	case src.Turso != nil:
+		ts, err := fromTurso(ctx, *src.Turso, src.Remote)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < len(ts); i += size {
+			if err := emit(ts[i:min(i+size, len(ts))]); err != nil {
+				return err
+			}
+		}
+		return nil
+	default:
+		return eachDir(ctx, src.Dir, size, emit)
+	}
+}
+
+func eachDir(ctx context.Context, dir string, size int, fn func([]Tenant) error) error {
+	f, err := os.Open(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("tenants.dir %s does not exist; create the fleet with `attache demo` or point tenants.dir at your tenant databases", dir)
+			return fmt.Errorf("tenants.dir %s does not exist; create the fleet with `attache demo` or point tenants.dir at your tenant databases", dir)
 		}
-		return nil, fmt.Errorf("tenants.dir %s: %w", dir, err)
+		return fmt.Errorf("tenants.dir %s: %w", dir, err)
 	}
-	var ts []Tenant
-	for _, e := range entries {
-		name := e.Name()
-		if !strings.HasSuffix(name, ".db") || name == ".db" {
-			continue
+	defer f.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		if e.IsDir() {
-			continue
+		entries, err := f.ReadDir(size)
+		var ts []Tenant
+		for _, e := range entries {
+			name := e.Name()
+			if !strings.HasSuffix(name, ".db") || name == ".db" || e.IsDir() {
+				continue
+			}
+			ts = append(ts, Tenant{ID: strings.TrimSuffix(name, ".db"), Path: filepath.Join(dir, name)})
 		}
-		ts = append(ts, Tenant{ID: strings.TrimSuffix(name, ".db"), Path: filepath.Join(dir, name)})
+		if len(ts) > 0 {
+			if err := fn(ts); err != nil {
+				return err
+			}
+		}
+		if errors.Is(err, io.EOF) || (err == nil && len(entries) == 0) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("tenants.dir %s: %w", dir, err)
+		}
 	}
-	return ts, nil
 }
 
-func fromCatalog(ctx context.Context, c config.Catalog, remote config.Remote) ([]Tenant, error) {
+func eachCatalog(ctx context.Context, c config.Catalog, remote config.Remote, size int, fn func([]Tenant) error) error {
 	if config.IsURL(c.DB) {
-		return fromRemoteCatalog(ctx, c, remote)
+		ts, err := fromRemoteCatalog(ctx, c, remote)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < len(ts); i += size {
+			if err := fn(ts[i:min(i+size, len(ts))]); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	if _, err := os.Stat(c.DB); err != nil {
-		return nil, fmt.Errorf("tenants.catalog.db %s: %w", c.DB, err)
+		return fmt.Errorf("tenants.catalog.db %s: %w", c.DB, err)
 	}
 	// A scratch in-memory main database with the catalog attached read-only:
 	// the catalog belongs to the SaaS app and is never written.
 	db, err := sqlite.Open(":memory:", sqlite.Options{BusyTimeout: 5 * time.Second})
 	if err != nil {
-		return nil, fmt.Errorf("tenants.catalog: %w", err)
+		return fmt.Errorf("tenants.catalog: %w", err)
 	}
 	defer db.Close()
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("tenants.catalog: %w", err)
+		return fmt.Errorf("tenants.catalog: %w", err)
 	}
 	defer conn.Close()
 	if _, err := conn.ExecContext(ctx, "ATTACH ? AS catalog", sqlite.ReadOnlyURI(c.DB)); err != nil {
-		return nil, fmt.Errorf("tenants.catalog.db %s: %w", c.DB, sqlite.Wrap(err))
+		return fmt.Errorf("tenants.catalog.db %s: %w", c.DB, sqlite.Wrap(err))
 	}
-	res, err := sqlite.Query(ctx, conn, strings.TrimRight(strings.TrimSpace(c.Query), ";"), 0)
+	st, err := sqlite.Stream(ctx, conn, strings.TrimRight(strings.TrimSpace(c.Query), ";"))
 	if err != nil {
-		return nil, fmt.Errorf("tenants.catalog.query: %v (it must return two columns: id, path)", err)
+		return fmt.Errorf("tenants.catalog.query: %v (it must return two columns: id, path)", err)
 	}
-	return catalogTenants(res, filepath.Dir(c.DB), remote)
+	defer st.Close()
+	for n := 0; ; {
+		rows, err := st.Next(size)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("tenants.catalog.query: %v (it must return two columns: id, path)", err)
+		}
+		if len(rows) > 0 {
+			ts, terr := catalogTenants(&sqlite.Result{Columns: st.Columns, Rows: rows}, n, filepath.Dir(c.DB), remote)
+			if terr != nil {
+				return terr
+			}
+			n += len(rows)
+			if err := fn(ts); err != nil {
+				return err
+			}
+		}
+		if err != nil {
+			return nil // io.EOF
+		}
+	}
 }
 
 // catalogTenants turns the catalog query's rows into tenants: a location is
 // a file (relative to base) or a remote database (see location).
-func catalogTenants(res *sqlite.Result, base string, remote config.Remote) ([]Tenant, error) {
+// first is the number of rows before res's, for messages. Ids listed
+// twice are the caller's to find (see DuplicateError).
+func catalogTenants(res *sqlite.Result, first int, base string, remote config.Remote) ([]Tenant, error) {
 	if len(res.Columns) < 2 {
 		return nil, fmt.Errorf("tenants.catalog.query returns %d column(s); it must return id, path", len(res.Columns))
 	}
-	seen := map[string]bool{}
 	var ts []Tenant
 	for i, row := range res.Rows {
+		i += first
 		id, path := fmt.Sprint(row[0]), fmt.Sprint(row[1])
 		if row[0] == nil || id == "" {
 			return nil, fmt.Errorf("tenants.catalog.query: row %d has an empty id", i+1)
@@ -126,10 +207,6 @@ func catalogTenants(res *sqlite.Result, base string, remote config.Remote) ([]Te
 		if row[1] == nil || path == "" {
 			return nil, fmt.Errorf("tenants.catalog.query: tenant %q has an empty path", id)
 		}
-		if seen[id] {
-			return nil, fmt.Errorf("tenants.catalog.query: tenant id %q appears twice; ids must be unique", id)
-		}
-		seen[id] = true
 		if t, ok, err := remoteTenant(id, path, row, res.Columns, remote); ok || err != nil {
 			if err != nil {
 				return nil, err

@@ -1,0 +1,563 @@
+package rollup
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"iter"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/attache/attache/internal/config"
+	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/query"
+	"github.com/attache/attache/internal/replica"
+	"github.com/attache/attache/internal/sqlite"
+	"github.com/attache/attache/internal/tenant"
+)
+
+// A run keeps what it knows about the fleet in temp tables of its metrics
+// connection, not in Go: the listing is written there a page at a time,
+// the plan is a join against rollup_state, the dispatcher takes the
+// tenants to read from there in pages, and failures go there as they
+// arrive. The metrics DB keeps temp_store=FILE, so these tables live in a
+// temp file behind SQLite's bounded page cache: the coordinator's memory
+// follows the work in flight, not the size of the fleet.
+//
+// The names of these tables and of the staging files' tables and schemas
+// are all here, the one place the engine spells them.
+const (
+	tmpTenants  = "temp.run_tenants"  // every listed tenant: state, plan, outcome
+	tmpFailures = "temp.run_failures" // every (tenant, query) failure of the run
+	tmpOK       = "temp.run_ok"       // every (query, tenant) read fine
+	tmpQueries  = "temp.run_queries"  // the queries run, with their state hashes
+	// stagingOK is the table of a staging file listing the (tenant, query)
+	// pairs its worker read fine.
+	stagingOK = "s__ok"
+)
+
+// listPage is how many tenants are listed, planned or handed out at once.
+const listPage = 1000
+
+// failuresKept bounds Summary.Failures; the metrics DB keeps them all.
+const failuresKept = 10_000
+
+// stagingSchema is the schema the merge attaches staging file i as.
+func stagingSchema(i int) string { return fmt.Sprintf("s%d", i) }
+
+// stagingTable is the table a worker stages query name's rows in.
+func stagingTable(name string) string { return quoteIdent("s_" + name) }
+
+// rollupTable is the metrics DB's table of query name's rows.
+func rollupTable(name string) string { return quoteIdent("rollup_" + name) }
+
+var tempTables = []string{
+	`CREATE TEMP TABLE run_tenants (
+		id TEXT PRIMARY KEY, path TEXT NOT NULL, location TEXT NOT NULL, size INTEGER NOT NULL, modified_at TEXT,
+		fingerprint TEXT NOT NULL,
+		missing TEXT,        -- why a listed tenant cannot be read; NULL when it can
+		kind TEXT NOT NULL,  -- local | remote
+		replica_bytes INTEGER, last_sync_at TEXT, sync_error TEXT NOT NULL DEFAULT '', stale INTEGER NOT NULL DEFAULT 0,
+		plan TEXT,           -- read | unchanged | missing
+		taken INTEGER NOT NULL DEFAULT 0, -- handed to the dispatcher
+		sess INTEGER,        -- the worker session that read it (0: a verdict that stands)
+		status TEXT, error TEXT)`,
+	"CREATE INDEX temp.run_tenants_todo ON run_tenants (id) WHERE plan = 'read' AND taken = 0",
+	"CREATE INDEX temp.run_tenants_plan ON run_tenants (plan, id)",
+	"CREATE INDEX temp.run_tenants_sess ON run_tenants (sess) WHERE sess > 0",
+	"CREATE TEMP TABLE run_failures (tenant_id TEXT NOT NULL, query TEXT NOT NULL, error TEXT NOT NULL, lasting INTEGER NOT NULL, sess INTEGER)",
+	"CREATE INDEX temp.run_failures_tenant ON run_failures (tenant_id)",
+	"CREATE INDEX temp.run_failures_query ON run_failures (query, tenant_id)",
+	"CREATE INDEX temp.run_failures_sess ON run_failures (sess) WHERE sess > 0",
+	"CREATE TEMP TABLE run_ok (query TEXT, tenant_id TEXT, PRIMARY KEY (query, tenant_id)) WITHOUT ROWID",
+	"CREATE TEMP TABLE run_queries (name TEXT PRIMARY KEY, hash TEXT NOT NULL, ord INTEGER NOT NULL)",
+}
+
+var tempNames = []string{"run_tenants", "run_failures", "run_ok", "run_queries", "run_remote"}
+
+// makeTemp makes the run's temp tables afresh (a pooled connection may
+// hold an earlier run's); dropTemp frees their space after the run.
+func makeTemp(ctx context.Context, conn *sql.Conn) error {
+	dropTemp(ctx, conn)
+	for _, s := range tempTables {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
+		}
+	}
+	return nil
+}
+
+func dropTemp(ctx context.Context, conn *sql.Conn) {
+	for _, t := range tempNames {
+		conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS temp."+t)
+	}
+}
+
+// lastingSQL is lasting as an SQL expression over the column col.
+func lastingSQL(col string) string {
+	var b strings.Builder
+	b.WriteString("(1")
+	for _, s := range passing {
+		fmt.Fprintf(&b, " AND instr(%s, '%s') = 0", col, s)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// guarded is the run's metrics connection, shared by the dispatcher's
+// goroutines and the progress recorder one call at a time.
+type guarded struct {
+	mu   sync.Mutex
+	conn *sql.Conn
+}
+
+func (g *guarded) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	res, err := g.conn.ExecContext(ctx, q, args...)
+	return res, sqlite.Wrap(err)
+}
+
+// listFleet writes the fleet into run_tenants a page at a time, syncing
+// the remote tenants' replicas page by page, and returns how many tenants
+// it listed. Replicas of tenants no longer listed are deleted after.
+func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, onPage func(n int), log *slog.Logger) (int, error) {
+	syncOpt := replica.Options{
+		Dir: cfg.Tenants.Replicas, Workers: cfg.Tenants.SyncWorkers, Timeout: cfg.Tenants.SyncTimeout.D(),
+		Key: replica.Secret(replicaKey(cfg)), Log: log,
+	}
+	cols := []string{"id", "path", "location", "size", "modified_at", "fingerprint", "missing", "kind", "replica_bytes", "last_sync_at", "sync_error", "stale"}
+	n, remote := 0, 0
+	err := tenant.Each(ctx, cfg.Tenants, listPage, func(page []tenant.Tenant) error {
+		if err := tenant.Sync(ctx, page, syncOpt); err != nil {
+			return err
+		}
+		rows := make([][]any, len(page))
+		for i, t := range page {
+			var mod, missing, replicaBytes, synced any
+			if !t.ModTime.IsZero() {
+				mod = metrics.Format(t.ModTime)
+			}
+			if t.Missing {
+				missing = t.MissingReason()
+			}
+			kind, syncErr, stale := "local", "", false
+			if t.Remote != nil {
+				kind, syncErr, stale = "remote", t.Remote.SyncErr, t.Remote.Stale
+				remote++
+				if !t.Missing {
+					replicaBytes = t.Size
+				}
+				if !t.Remote.SyncedAt.IsZero() {
+					synced = metrics.Format(t.Remote.SyncedAt)
+				}
+			}
+			rows[i] = []any{t.ID, t.Path, t.Location(), t.Size, mod, t.Fingerprint, missing, kind, replicaBytes, synced, syncErr, stale}
+		}
+		if err := metrics.InsertMany(ctx, conn, tmpTenants, cols, rows); err != nil {
+			if dup := duplicate(ctx, conn, page); dup != "" {
+				return tenant.DuplicateError(dup)
+			}
+			if sqlite.IsFull(err) {
+				return diskFull("the temp folder", err)
+			}
+			return fmt.Errorf("metrics DB: %w", err)
+		}
+		n += len(page)
+		if onPage != nil {
+			onPage(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	// The replicas to keep are those of the tenants listed now; the set
+	// is only as large as the remote part of the fleet.
+	keep := map[string]bool{}
+	if remote > 0 {
+		for p, err := range stringsOf(ctx, conn, "SELECT CAST(path AS BLOB) FROM "+tmpTenants+" WHERE kind = 'remote'") {
+			if err != nil {
+				return 0, err
+			}
+			keep[p] = true
+		}
+	}
+	removed, err := replica.Clean(cfg.Tenants.Replicas, keep)
+	for _, p := range removed {
+		log.Info("replica deleted: the source no longer lists its tenant", "path", p)
+	}
+	if err != nil {
+		// Disk space, not numbers: the run goes on.
+		log.Warn("could not delete a replica of an unlisted tenant", "err", err)
+	}
+	return n, nil
+}
+
+// duplicate finds an id of page listed twice, in the page or before it.
+func duplicate(ctx context.Context, conn *sql.Conn, page []tenant.Tenant) string {
+	seen := map[string]bool{}
+	for _, t := range page {
+		if seen[t.ID] {
+			return t.ID
+		}
+		seen[t.ID] = true
+		var one int
+		if conn.QueryRowContext(ctx, "SELECT 1 FROM "+tmpTenants+" WHERE id = ?", t.ID).Scan(&one) == nil {
+			return t.ID
+		}
+	}
+	return ""
+}
+
+// stringsOf yields the first column of a query's rows, read as BLOBs:
+// go-libsql tries ten date layouts on every TEXT value it returns.
+func stringsOf(ctx context.Context, conn *sql.Conn, q string, args ...any) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		rows, err := conn.QueryContext(ctx, q, args...)
+		if err != nil {
+			yield("", fmt.Errorf("metrics DB: %w", sqlite.Wrap(err)))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var s []byte
+			if err := rows.Scan(&s); err != nil {
+				yield("", fmt.Errorf("metrics DB: %w", sqlite.Wrap(err)))
+				return
+			}
+			if !yield(string(s), nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield("", fmt.Errorf("metrics DB: %w", sqlite.Wrap(err)))
+		}
+	}
+}
+
+// presentPaths yields the files of the tenants that can be read, by id, a
+// page at a time; the first error ends it and is kept in *errp.
+func presentPaths(ctx context.Context, conn *sql.Conn, errp *error) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		after := []byte{}
+		for {
+			rows, err := conn.QueryContext(ctx, "SELECT CAST(id AS BLOB), CAST(path AS BLOB) FROM "+tmpTenants+" WHERE missing IS NULL AND id > CAST(? AS TEXT) ORDER BY id LIMIT 100", after)
+			if err != nil {
+				*errp = fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
+				return
+			}
+			var paths []string
+			for rows.Next() {
+				var id, p []byte
+				if err := rows.Scan(&id, &p); err != nil {
+					rows.Close()
+					*errp = fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
+					return
+				}
+				after = id
+				paths = append(paths, string(p))
+			}
+			rows.Close()
+			if len(paths) == 0 {
+				return
+			}
+			for _, p := range paths {
+				if !yield(p) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// counts is how many tenants a run's plan put where.
+type counts struct {
+	total, read, unchanged, missing int
+}
+
+// planRun decides, inside SQLite, which listed tenants to read: a tenant
+// is unchanged when, for every selected query, rollup_state holds its
+// current fingerprint and the query's current state hash (see stateHash).
+// It then records the failures known before anything is read: the lasting
+// errors of unchanged tenants (carried), the tenants that cannot be read
+// (missing) and the failed syncs of stale replicas.
+func planRun(ctx context.Context, conn *sql.Conn, queries []*query.Query, full bool, at time.Time) (counts, error) {
+	var c counts
+	exec := func(q string, args ...any) error {
+		_, err := conn.ExecContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("plan: %w", sqlite.Wrap(err))
+		}
+		return nil
+	}
+	for i, q := range queries {
+		if err := exec("INSERT INTO "+tmpQueries+" (name, hash, ord) VALUES (?, ?, ?)", q.Name, stateHash(q, at), i); err != nil {
+			return c, err
+		}
+	}
+	if err := exec(`UPDATE `+tmpTenants+` SET plan = CASE
+		WHEN missing IS NOT NULL THEN 'missing'
+		WHEN ?1 THEN 'read'
+		WHEN (SELECT count(*) FROM rollup_state s JOIN `+tmpQueries+` q ON q.name = s.query AND q.hash = s.sql_hash
+		      WHERE s.tenant_id = run_tenants.id AND s.fingerprint = run_tenants.fingerprint) = ?2 THEN 'unchanged'
+		ELSE 'read' END`, full, len(queries)); err != nil {
+		return c, err
+	}
+	// The order of the inserts is the order a tenant's messages are joined in.
+	steps := []string{
+		// Carried: the same file would fail the same query again.
+		`INSERT INTO ` + tmpFailures + ` (tenant_id, query, error, lasting, sess)
+		 SELECT t.id, q.name, s.error, ` + lastingSQL("s.error") + `, 0 FROM ` + tmpTenants + ` t
+		 JOIN ` + tmpQueries + ` q JOIN rollup_state s ON s.tenant_id = t.id AND s.query = q.name
+		 WHERE t.plan = 'unchanged' AND s.error IS NOT NULL AND s.error <> '' ORDER BY t.id, q.ord`,
+		`INSERT INTO ` + tmpFailures + ` (tenant_id, query, error, lasting, sess)
+		 SELECT t.id, q.name, t.missing, ` + lastingSQL("t.missing") + `, 0 FROM ` + tmpTenants + ` t JOIN ` + tmpQueries + ` q
+		 WHERE t.plan = 'missing' ORDER BY t.id, q.ord`,
+		`INSERT INTO ` + tmpFailures + ` (tenant_id, query, error, lasting, sess)
+		 SELECT id, '` + syncQuery + `', sync_error, ` + lastingSQL("sync_error") + `, 0 FROM ` + tmpTenants + ` WHERE stale ORDER BY id`,
+	}
+	for _, s := range steps {
+		if err := exec(s); err != nil {
+			return c, err
+		}
+	}
+	rows, err := conn.QueryContext(ctx, "SELECT CAST(plan AS BLOB), count(*) FROM "+tmpTenants+" GROUP BY plan")
+	if err != nil {
+		return c, fmt.Errorf("plan: %w", sqlite.Wrap(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p []byte
+		var n int
+		if err := rows.Scan(&p, &n); err != nil {
+			return c, fmt.Errorf("plan: %w", sqlite.Wrap(err))
+		}
+		c.total += n
+		switch string(p) {
+		case "read":
+			c.read = n
+		case "unchanged":
+			c.unchanged = n
+		case "missing":
+			c.missing = n
+		}
+	}
+	return c, rows.Err()
+}
+
+// feed is where the dispatcher takes the tenants to read from and where it
+// puts what became of them. A worker session's results are provisional
+// until its process has exited cleanly with its staging file: a session
+// that dies loses them, and its tenants are handed out again.
+type feed interface {
+	// next returns up to n tenants not handed out yet, none when there
+	// are none left (for now: lost can return some).
+	next(n int) ([]batchTenant, error)
+	// read records that session sess read b, with these failures.
+	read(sess int, b []batchTenant, fs []failure) error
+	// verdict records failures that stand whatever becomes of any session
+	// (a tenant that stopped its worker); their tenants count as read.
+	verdict(fs []failure) error
+	// lost forgets session sess's results and hands its tenants out again.
+	lost(sess int) error
+	// kept makes session sess's results final.
+	kept(sess int) error
+	// unread records a failure for every tenant that was never read:
+	// those still queued in left and those never handed out.
+	unread(left [][]batchTenant, queries []workQuery, reason string) error
+}
+
+// sqlFeed is a run's feed: run_tenants and run_failures.
+type sqlFeed struct {
+	ctx context.Context
+	g   *guarded
+	cfg *config.Config
+}
+
+func (f *sqlFeed) next(n int) ([]batchTenant, error) {
+	f.g.mu.Lock()
+	defer f.g.mu.Unlock()
+	conn := f.g.conn
+	rows, err := conn.QueryContext(f.ctx, "SELECT CAST(id AS BLOB), CAST(path AS BLOB), size, kind = 'remote' FROM "+tmpTenants+" WHERE plan = 'read' AND taken = 0 ORDER BY id LIMIT ?", n)
+	if err != nil {
+		return nil, fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
+	}
+	var out []batchTenant
+	for rows.Next() {
+		var id, path []byte
+		var t batchTenant
+		var remote bool
+		if err := rows.Scan(&id, &path, &t.Size, &remote); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
+		}
+		t.ID, t.Path = string(id), string(path)
+		if remote {
+			t.Key = replicaKey(f.cfg)
+		}
+		out = append(out, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
+	}
+	if len(out) > 0 {
+		_, err := conn.ExecContext(f.ctx, "UPDATE "+tmpTenants+" SET taken = 1 WHERE plan = 'read' AND taken = 0 AND id <= ?", out[len(out)-1].ID)
+		if err != nil {
+			return nil, fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
+		}
+	}
+	return out, nil
+}
+
+func (f *sqlFeed) record(sess int, ts []batchTenant, fs []failure) error {
+	f.g.mu.Lock()
+	defer f.g.mu.Unlock()
+	conn := f.g.conn
+	if len(ts) > 0 {
+		args := []any{sess}
+		for _, t := range ts {
+			args = append(args, t.ID)
+		}
+		if _, err := conn.ExecContext(f.ctx, "UPDATE "+tmpTenants+" SET sess = ? WHERE id IN ("+placeholders(len(ts))+")", args...); err != nil {
+			return fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
+		}
+	}
+	if len(fs) > 0 {
+		rows := make([][]any, len(fs))
+		for i, x := range fs {
+			rows[i] = []any{x.Tenant, x.Query, x.Error, lasting(x.Error), sess}
+		}
+		if err := metrics.InsertMany(f.ctx, conn, tmpFailures, []string{"tenant_id", "query", "error", "lasting", "sess"}, rows); err != nil {
+			return fmt.Errorf("metrics DB: %w", err)
+		}
+	}
+	return nil
+}
+
+func (f *sqlFeed) read(sess int, b []batchTenant, fs []failure) error { return f.record(sess, b, fs) }
+
+func (f *sqlFeed) verdict(fs []failure) error {
+	seen := map[string]bool{}
+	var ts []batchTenant
+	for _, x := range fs {
+		if !seen[x.Tenant] {
+			seen[x.Tenant] = true
+			ts = append(ts, batchTenant{ID: x.Tenant})
+		}
+	}
+	return f.record(0, ts, fs)
+}
+
+func (f *sqlFeed) lost(sess int) error {
+	f.g.mu.Lock()
+	defer f.g.mu.Unlock()
+	for _, q := range []string{
+		"DELETE FROM " + tmpFailures + " WHERE sess = ?",
+		"UPDATE " + tmpTenants + " SET sess = NULL, taken = 0 WHERE sess = ?",
+	} {
+		if _, err := f.g.conn.ExecContext(f.ctx, q, sess); err != nil {
+			return fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
+		}
+	}
+	return nil
+}
+
+// kept has nothing to do: a session's number is never reused, and only a
+// live session is ever lost.
+func (f *sqlFeed) kept(int) error { return nil }
+
+func (f *sqlFeed) unread(left [][]batchTenant, queries []workQuery, reason string) error {
+	for _, b := range left {
+		var fs []failure
+		for _, t := range b {
+			for _, q := range queries {
+				fs = append(fs, failure{Tenant: t.ID, Query: q.Name, Error: reason})
+			}
+		}
+		if err := f.record(0, b, fs); err != nil {
+			return err
+		}
+	}
+	f.g.mu.Lock()
+	defer f.g.mu.Unlock()
+	_, err := f.g.conn.ExecContext(f.ctx, `INSERT INTO `+tmpFailures+` (tenant_id, query, error, lasting, sess)
+		SELECT t.id, q.name, ?1, `+lastingSQL("?1")+`, 0 FROM `+tmpTenants+` t JOIN `+tmpQueries+` q
+		WHERE t.plan = 'read' AND t.taken = 0 ORDER BY t.id, q.ord`, reason)
+	if err != nil {
+		return fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
+	}
+	return nil
+}
+
+// memFeed is `attache check`'s feed: the fleet it was given, in memory.
+type memFeed struct {
+	mu       sync.Mutex
+	pending  []batchTenant
+	sessions map[int][]batchTenant
+	sessFail map[int][]failure
+	final    []failure
+}
+
+func newMemFeed(ts []batchTenant) *memFeed {
+	return &memFeed{pending: ts, sessions: map[int][]batchTenant{}, sessFail: map[int][]failure{}}
+}
+
+func (f *memFeed) next(n int) ([]batchTenant, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n = min(n, len(f.pending))
+	out := f.pending[:n:n]
+	f.pending = f.pending[n:]
+	return out, nil
+}
+
+func (f *memFeed) read(sess int, b []batchTenant, fs []failure) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sessions[sess] = append(f.sessions[sess], b...)
+	f.sessFail[sess] = append(f.sessFail[sess], fs...)
+	return nil
+}
+
+func (f *memFeed) verdict(fs []failure) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.final = append(f.final, fs...)
+	return nil
+}
+
+func (f *memFeed) lost(sess int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pending = append(f.pending, f.sessions[sess]...)
+	delete(f.sessions, sess)
+	delete(f.sessFail, sess)
+	return nil
+}
+
+func (f *memFeed) kept(sess int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.final = append(f.final, f.sessFail[sess]...)
+	delete(f.sessions, sess)
+	delete(f.sessFail, sess)
+	return nil
+}
+
+func (f *memFeed) unread(left [][]batchTenant, queries []workQuery, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, b := range append(left, f.pending) {
+		for _, t := range b {
+			for _, q := range queries {
+				f.final = append(f.final, failure{Tenant: t.ID, Query: q.Name, Error: reason})
+			}
+		}
+	}
+	f.pending = nil
+	return nil
+}
