@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -105,7 +106,7 @@ func checkReports(ctx context.Context, env *Env, cfg *config.Config, mdb *metric
 	}
 	pl := newPools(cfg, false)
 	defer pl.Close()
-	if last, _ := mdb.LastRun(ctx); last == nil {
+	if _, err := mdb.LastRun(ctx); errors.Is(err, metrics.ErrNotFound) {
 		fmt.Fprintf(env.Stdout, "reports: %d loaded; panels not run yet because no run has finished (run `attache run` first)\n", len(reps))
 		return nil
 	}

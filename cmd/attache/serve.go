@@ -215,9 +215,8 @@ func ensureDemoFleet(ctx context.Context, env *Env, cfg *config.Config) error {
 // ensureFirstRun runs rollups once when the metrics DB has no finished run,
 // so the demo's reports have data the moment the dashboard opens.
 func ensureFirstRun(ctx context.Context, env *Env, cfg *config.Config, mdb *metrics.DB) error {
-	last, err := mdb.LastRun(ctx)
-	if err != nil || last != nil {
-		return err
+	if _, err := mdb.LastRun(ctx); !errors.Is(err, metrics.ErrNotFound) {
+		return err // a run has finished (nil), or the DB cannot say
 	}
 	fmt.Fprintln(env.Stderr, "attache: no run yet; reading the fleet once")
 	bar := newProgress(env, "tenants")

@@ -175,6 +175,10 @@ func InsertMany(ctx context.Context, conn *sql.Conn, table string, cols []string
 	return nil
 }
 
+// ErrNotFound is wrapped by the lookups of one thing (a run, a tenant) when
+// there is no such thing: a caller that can do without it checks errors.Is.
+var ErrNotFound = errors.New("not found")
+
 // ErrRunInProgress is returned by Lock when another run holds the metrics DB.
 var ErrRunInProgress = errors.New("another run is in progress")
 
@@ -277,12 +281,13 @@ func ParseTime(v any) time.Time {
 	return time.Time{}
 }
 
-// LastRun returns the newest finished run (ok status), or nil when there is none.
+// LastRun returns the newest finished run (ok status); ErrNotFound when no
+// run has finished yet.
 func (db *DB) LastRun(ctx context.Context) (*Run, error) {
 	row := db.R.QueryRowContext(ctx, "SELECT "+runCols+" FROM runs WHERE status = 'ok' ORDER BY id DESC LIMIT 1")
 	r, err := scanRun(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		return nil, fmt.Errorf("no run has finished yet (run `attache run` first): %w", ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("last run: %w", sqlite.Wrap(err))
@@ -316,11 +321,11 @@ func (db *DB) Runs(ctx context.Context, job string, limit int) ([]Run, error) {
 	return out, rows.Err()
 }
 
-// GetRun returns one run, or nil when it does not exist.
+// GetRun returns one run; ErrNotFound when it does not exist.
 func (db *DB) GetRun(ctx context.Context, id int64) (*Run, error) {
 	r, err := scanRun(db.R.QueryRowContext(ctx, "SELECT "+runCols+" FROM runs WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		return nil, fmt.Errorf("run %d: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("run %d: %w", id, sqlite.Wrap(err))
@@ -457,12 +462,13 @@ func (db *DB) tenants(ctx context.Context, from, order string, limit int) ([]Ten
 	return out, rows.Err()
 }
 
-// Tenant returns one tenant, or nil when unknown.
+// Tenant returns one tenant; ErrNotFound when the metrics DB has none
+// with that id.
 func (db *DB) Tenant(ctx context.Context, id string) (*TenantRow, error) {
 	row := db.R.QueryRowContext(ctx, "SELECT "+tenantCols+" FROM tenants WHERE id = ?", id)
 	t, err := scanTenant(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		return nil, fmt.Errorf("tenant %q: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return nil, err

@@ -196,21 +196,22 @@ type JobHistory struct {
 func (db *DB) History(ctx context.Context, kind, name string) (*JobHistory, error) {
 	h := &JobHistory{}
 	wrap := func(err error) error { return fmt.Errorf("%s %s history: %s", kind, name, sqlite.Message(err)) }
-	one := func(q string, args ...any) (*JobEvent, error) {
+	// newest sets *dst to the newest matching event, when there is one.
+	newest := func(dst **JobEvent, q string, args ...any) error {
 		e, err := scanJobEvent(db.R.QueryRowContext(ctx, "SELECT "+jobEventCols+" FROM job_events WHERE kind = ? AND name = ? "+q+" ORDER BY id DESC LIMIT 1", append([]any{kind, name}, args...)...))
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return wrap(err)
+		default:
+			*dst = &e
 		}
-		if err != nil {
-			return nil, wrap(err)
-		}
-		return &e, nil
+		return nil
 	}
-	var err error
-	if h.LastEvent, err = one("AND event != ?", EventSkipped); err != nil {
+	if err := newest(&h.LastEvent, "AND event != ?", EventSkipped); err != nil {
 		return nil, err
 	}
-	if h.LastSkip, err = one("AND event = ?", EventSkipped); err != nil {
+	if err := newest(&h.LastSkip, "AND event = ?", EventSkipped); err != nil {
 		return nil, err
 	}
 	var first any

@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -138,6 +139,9 @@ func (f *Freshness) FailedTenants() int {
 func LoadFreshness(ctx context.Context, mdb *metrics.DB, now time.Time) (*Freshness, error) {
 	f := &Freshness{}
 	run, err := mdb.LastRun(ctx)
+	if errors.Is(err, metrics.ErrNotFound) {
+		run, err = nil, nil // no run yet: the freshness says so
+	}
 	if err != nil {
 		return nil, fmt.Errorf("freshness: %w", err)
 	}

@@ -49,6 +49,8 @@ func status(err error) (int, string) {
 		return http.StatusServiceUnavailable, timeout.Error()
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "This took too long and was stopped. Try again, or narrow the query down."
+	case errors.Is(err, metrics.ErrNotFound):
+		return http.StatusNotFound, "There is no such page."
 	case errors.Is(err, metrics.ErrRunInProgress):
 		return http.StatusConflict, "Another run is in progress; try again when it has finished."
 	}

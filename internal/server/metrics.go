@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"time"
@@ -149,7 +150,7 @@ func (rc *runCollector) collect(ctx context.Context, ch chan<- prometheus.Metric
 	ch <- prometheus.MustNewConstHistogram(rc.d.duration, uint64(vals[0]), vals[1], buckets)
 
 	last, err := rc.mdb.LastRun(ctx)
-	if err != nil {
+	if err != nil && !errors.Is(err, metrics.ErrNotFound) {
 		return err
 	}
 	if last != nil {

@@ -79,11 +79,11 @@ func (s *Server) runPage(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	r, err := s.mdb.GetRun(ctx, id)
+	if errors.Is(err, metrics.ErrNotFound) {
+		return notFound("There is no run %d.", id)
+	}
 	if err != nil {
 		return err
-	}
-	if r == nil {
-		return notFound("There is no run %d.", id)
 	}
 	errs, err := s.mdb.RunErrors(ctx, id, 1000)
 	if err != nil {

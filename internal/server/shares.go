@@ -136,13 +136,14 @@ func scanShare(sc interface{ Scan(...any) error }) (*share, error) {
 	return &sh, nil
 }
 
-// shareByToken finds the link a token opens; nil when there is none.
+// shareByToken finds the link a token opens; metrics.ErrNotFound when
+// there is none.
 func (s *Server) shareByToken(ctx context.Context, tok string) (*share, error) {
 	// The writer connection: a link revoked a moment ago must be seen revoked.
 	row := s.mdb.W.QueryRowContext(ctx, "SELECT "+shareCols+" FROM shares WHERE token_hash = ?", hashToken(tok))
 	sh, err := scanShare(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		return nil, fmt.Errorf("share link: %w", metrics.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("share: %s", sqlite.Message(err))
@@ -323,7 +324,9 @@ func (s *Server) shareOpen(c echo.Context, tok string) (*share, error) {
 	var sh *share
 	var err error
 	if validToken(tok) {
-		if sh, err = s.shareByToken(c.Request().Context(), tok); err != nil {
+		// An unknown token keeps its try taken; only a failure of ours
+		// gives it back.
+		if sh, err = s.shareByToken(c.Request().Context(), tok); err != nil && !errors.Is(err, metrics.ErrNotFound) {
 			s.shares.limiter.refund(ip)
 			return nil, err
 		}

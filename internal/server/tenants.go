@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -121,11 +122,11 @@ func (s *Server) tenantPage(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	t, err := s.mdb.Tenant(ctx, id)
+	if errors.Is(err, metrics.ErrNotFound) {
+		return notFound("There is no tenant %q in the metrics DB.", id)
+	}
 	if err != nil {
 		return err
-	}
-	if t == nil {
-		return notFound("There is no tenant %q in the metrics DB.", id)
 	}
 	v := tenantView{Tenant: t}
 	if v.Errors, err = s.mdb.TenantErrors(ctx, id, 50); err != nil {
