@@ -84,7 +84,7 @@ func Record(ctx context.Context, db *sql.DB, e Entry) error {
 	_, err := db.ExecContext(ctx, "INSERT INTO audit (at, actor, action, target, detail, tenants, nrows, remote, ok) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		metrics.Format(e.At), e.Actor, e.Action, e.Target, e.Detail, e.Tenants, e.Rows, e.Remote, ok)
 	if err != nil {
-		return fmt.Errorf("audit %s by %s: %s", e.Action, e.Actor, sqlite.Message(err))
+		return fmt.Errorf("audit %s by %s: %w", e.Action, e.Actor, sqlite.Wrap(err))
 	}
 	return nil
 }
@@ -138,7 +138,7 @@ func List(ctx context.Context, db *sql.DB, f Filter) ([]Entry, error) {
 	q += " ORDER BY id DESC LIMIT ?"
 	rows, err := db.QueryContext(ctx, q, append(args, f.Limit)...)
 	if err != nil {
-		return nil, fmt.Errorf("audit: %s", sqlite.Message(err))
+		return nil, fmt.Errorf("audit: %w", sqlite.Wrap(err))
 	}
 	defer rows.Close()
 	var out []Entry
@@ -147,7 +147,7 @@ func List(ctx context.Context, db *sql.DB, f Filter) ([]Entry, error) {
 		var at any
 		var ok int
 		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.Detail, &e.Tenants, &e.Rows, &e.Remote, &ok); err != nil {
-			return nil, fmt.Errorf("audit: %s", sqlite.Message(err))
+			return nil, fmt.Errorf("audit: %w", sqlite.Wrap(err))
 		}
 		e.At, e.Failed = metrics.ParseTime(at), ok == 0
 		out = append(out, e)
@@ -170,7 +170,7 @@ func Prune(ctx context.Context, db *sql.DB, keep time.Duration, now time.Time) (
 	}
 	res, err := db.ExecContext(ctx, "DELETE FROM audit WHERE at < ?", metrics.Format(now.Add(-keep)))
 	if err != nil {
-		return 0, fmt.Errorf("audit prune: %s", sqlite.Message(err))
+		return 0, fmt.Errorf("audit prune: %w", sqlite.Wrap(err))
 	}
 	n, _ := res.RowsAffected()
 	return n, nil

@@ -94,7 +94,7 @@ func (j *Journal) AddJobEvent(ctx context.Context, e JobEvent) error {
 	_, err := j.db.ExecContext(ctx, "INSERT INTO job_events (name, kind, at, via, event, run_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
 		e.Name, e.Kind, Format(e.At), e.Via, e.Event, nullID(e.RunID), e.Detail)
 	if err != nil {
-		return fmt.Errorf("record %s %s event: %s", e.Kind, e.Name, sqlite.Message(err))
+		return fmt.Errorf("record %s %s event: %w", e.Kind, e.Name, sqlite.Wrap(err))
 	}
 	return nil
 }
@@ -104,7 +104,7 @@ func (j *Journal) AddDigestAttempt(ctx context.Context, a DigestAttempt) error {
 	_, err := j.db.ExecContext(ctx, "INSERT INTO digest_attempts (delivery, digest, recipients, at, attempt, outcome, error, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 		a.Delivery, a.Digest, strings.Join(a.Recipients, ","), Format(a.At), a.Attempt, a.Outcome, a.Error, nullID(a.RunID))
 	if err != nil {
-		return fmt.Errorf("record digest %s attempt: %s", a.Digest, sqlite.Message(err))
+		return fmt.Errorf("record digest %s attempt: %w", a.Digest, sqlite.Wrap(err))
 	}
 	return nil
 }
@@ -113,13 +113,13 @@ func (j *Journal) AddDigestAttempt(ctx context.Context, a DigestAttempt) error {
 func (j *Journal) SaveDigestValues(ctx context.Context, digest string, at time.Time, values map[string]float64) error {
 	conn, err := j.db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("digest %s values: %s", digest, sqlite.Message(err))
+		return fmt.Errorf("digest %s values: %w", digest, sqlite.Wrap(err))
 	}
 	defer conn.Close()
 	return inTx(ctx, conn, func() error {
 		for panel, v := range values {
 			if _, err := conn.ExecContext(ctx, "INSERT OR REPLACE INTO digest_values (digest, sent_at, panel, value) VALUES (?, ?, ?, ?)", digest, Format(at), panel, v); err != nil {
-				return fmt.Errorf("digest %s values: %s", digest, sqlite.Message(err))
+				return fmt.Errorf("digest %s values: %w", digest, sqlite.Wrap(err))
 			}
 		}
 		return nil
@@ -142,14 +142,14 @@ func (db *DB) JobEvents(ctx context.Context, kind, name string, limit int) ([]Jo
 	where, args := filter(map[string]string{"kind": kind, "name": name})
 	rows, err := db.R.QueryContext(ctx, "SELECT "+jobEventCols+" FROM job_events"+where+" ORDER BY id DESC LIMIT ?", append(args, limit)...)
 	if err != nil {
-		return nil, fmt.Errorf("job events: %s", sqlite.Message(err))
+		return nil, fmt.Errorf("job events: %w", sqlite.Wrap(err))
 	}
 	defer rows.Close()
 	var out []JobEvent
 	for rows.Next() {
 		e, err := scanJobEvent(rows)
 		if err != nil {
-			return nil, fmt.Errorf("job events: %s", sqlite.Message(err))
+			return nil, fmt.Errorf("job events: %w", sqlite.Wrap(err))
 		}
 		out = append(out, e)
 	}
@@ -195,7 +195,7 @@ type JobHistory struct {
 // History reads a job's (kind KindJob) or digest's (KindDigest) history.
 func (db *DB) History(ctx context.Context, kind, name string) (*JobHistory, error) {
 	h := &JobHistory{}
-	wrap := func(err error) error { return fmt.Errorf("%s %s history: %s", kind, name, sqlite.Message(err)) }
+	wrap := func(err error) error { return fmt.Errorf("%s %s history: %w", kind, name, sqlite.Wrap(err)) }
 	// newest sets *dst to the newest matching event, when there is one.
 	newest := func(dst **JobEvent, q string, args ...any) error {
 		e, err := scanJobEvent(db.R.QueryRowContext(ctx, "SELECT "+jobEventCols+" FROM job_events WHERE kind = ? AND name = ? "+q+" ORDER BY id DESC LIMIT 1", append([]any{kind, name}, args...)...))
@@ -266,14 +266,14 @@ func scanAttempt(s interface{ Scan(...any) error }) (DigestAttempt, error) {
 func (db *DB) attempts(ctx context.Context, where string, args ...any) ([]DigestAttempt, error) {
 	rows, err := db.R.QueryContext(ctx, "SELECT "+attemptCols+" FROM digest_attempts "+where, args...)
 	if err != nil {
-		return nil, fmt.Errorf("digest attempts: %s", sqlite.Message(err))
+		return nil, fmt.Errorf("digest attempts: %w", sqlite.Wrap(err))
 	}
 	defer rows.Close()
 	var out []DigestAttempt
 	for rows.Next() {
 		a, err := scanAttempt(rows)
 		if err != nil {
-			return nil, fmt.Errorf("digest attempts: %s", sqlite.Message(err))
+			return nil, fmt.Errorf("digest attempts: %w", sqlite.Wrap(err))
 		}
 		out = append(out, a)
 	}
@@ -300,7 +300,7 @@ func (db *DB) DigestProblems(ctx context.Context, since time.Time, limit int) ([
 func (db *DB) DigestValues(ctx context.Context, digest string, notAfter time.Time) (map[string]float64, time.Time, error) {
 	var at any
 	if err := db.R.QueryRowContext(ctx, "SELECT max(sent_at) FROM digest_values WHERE digest = ? AND sent_at <= ?", digest, Format(notAfter)).Scan(&at); err != nil {
-		return nil, time.Time{}, fmt.Errorf("digest %s values: %s", digest, sqlite.Message(err))
+		return nil, time.Time{}, fmt.Errorf("digest %s values: %w", digest, sqlite.Wrap(err))
 	}
 	sentAt := ParseTime(at)
 	if sentAt.IsZero() {
@@ -308,7 +308,7 @@ func (db *DB) DigestValues(ctx context.Context, digest string, notAfter time.Tim
 	}
 	rows, err := db.R.QueryContext(ctx, "SELECT panel, value FROM digest_values WHERE digest = ? AND sent_at = ?", digest, Format(sentAt))
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("digest %s values: %s", digest, sqlite.Message(err))
+		return nil, time.Time{}, fmt.Errorf("digest %s values: %w", digest, sqlite.Wrap(err))
 	}
 	defer rows.Close()
 	out := map[string]float64{}
@@ -316,7 +316,7 @@ func (db *DB) DigestValues(ctx context.Context, digest string, notAfter time.Tim
 		var panel any
 		var v float64
 		if err := rows.Scan(&panel, &v); err != nil {
-			return nil, time.Time{}, fmt.Errorf("digest %s values: %s", digest, sqlite.Message(err))
+			return nil, time.Time{}, fmt.Errorf("digest %s values: %w", digest, sqlite.Wrap(err))
 		}
 		out[text(panel)] = v
 	}
@@ -329,7 +329,7 @@ func (db *DB) DigestValues(ctx context.Context, digest string, notAfter time.Tim
 func (db *DB) RunInProgress(ctx context.Context) (bool, error) {
 	var n int
 	if err := db.R.QueryRowContext(ctx, "SELECT count(*) FROM runs WHERE status = 'running'").Scan(&n); err != nil {
-		return false, fmt.Errorf("runs: %s", sqlite.Message(err))
+		return false, fmt.Errorf("runs: %w", sqlite.Wrap(err))
 	}
 	return n > 0, nil
 }
@@ -340,7 +340,7 @@ func (db *DB) ScheduleCounts(ctx context.Context) (events map[[3]string]int, att
 	events, attempts = map[[3]string]int{}, map[[2]string]int{}
 	rows, err := db.R.QueryContext(ctx, "SELECT kind, name, event, count(*) FROM job_events GROUP BY 1, 2, 3")
 	if err != nil {
-		return nil, nil, fmt.Errorf("job events: %s", sqlite.Message(err))
+		return nil, nil, fmt.Errorf("job events: %w", sqlite.Wrap(err))
 	}
 	for rows.Next() {
 		var kind, event string
@@ -348,14 +348,14 @@ func (db *DB) ScheduleCounts(ctx context.Context) (events map[[3]string]int, att
 		var n int
 		if err := rows.Scan(&kind, &name, &event, &n); err != nil {
 			rows.Close()
-			return nil, nil, fmt.Errorf("job events: %s", sqlite.Message(err))
+			return nil, nil, fmt.Errorf("job events: %w", sqlite.Wrap(err))
 		}
 		events[[3]string{kind, text(name), event}] = n
 	}
 	rows.Close()
 	rows, err = db.R.QueryContext(ctx, "SELECT digest, outcome, count(*) FROM digest_attempts GROUP BY 1, 2")
 	if err != nil {
-		return nil, nil, fmt.Errorf("digest attempts: %s", sqlite.Message(err))
+		return nil, nil, fmt.Errorf("digest attempts: %w", sqlite.Wrap(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -363,7 +363,7 @@ func (db *DB) ScheduleCounts(ctx context.Context) (events map[[3]string]int, att
 		var outcome string
 		var n int
 		if err := rows.Scan(&digest, &outcome, &n); err != nil {
-			return nil, nil, fmt.Errorf("digest attempts: %s", sqlite.Message(err))
+			return nil, nil, fmt.Errorf("digest attempts: %w", sqlite.Wrap(err))
 		}
 		attempts[[2]string{text(digest), outcome}] = n
 	}

@@ -115,12 +115,12 @@ func LoadReportFreshness(ctx context.Context, mdb *metrics.DB, now time.Time, re
 	}
 	stmt := "SELECT count(DISTINCT tenant_id) FROM tenant_errors WHERE run_id = ? AND lower(query) IN (" + strings.TrimSuffix(strings.Repeat("?,", len(qs)), ",") + ")"
 	if err := mdb.R.QueryRowContext(ctx, stmt, args...).Scan(&f.Failed); err != nil {
-		return nil, fmt.Errorf("freshness: %s", sqlite.Message(err))
+		return nil, fmt.Errorf("freshness: %w", sqlite.Wrap(err))
 	}
 	// Stale for this report: a failed sync, and no failure of its queries.
 	stale := "SELECT count(DISTINCT tenant_id) FROM tenant_errors WHERE run_id = ?1 AND query = '(sync)' AND tenant_id NOT IN (SELECT tenant_id FROM tenant_errors WHERE run_id = ?1 AND lower(query) IN (" + strings.TrimSuffix(strings.Repeat("?,", len(qs)), ",") + "))"
 	if err := mdb.R.QueryRowContext(ctx, stale, args...).Scan(&f.Stale); err != nil {
-		return nil, fmt.Errorf("freshness: %s", sqlite.Message(err))
+		return nil, fmt.Errorf("freshness: %w", sqlite.Wrap(err))
 	}
 	f.Scoped = true
 	return f, nil
@@ -164,7 +164,7 @@ func LoadFreshness(ctx context.Context, mdb *metrics.DB, now time.Time) (*Freshn
 		f.Latest = &latest[0]
 	}
 	if err := mdb.R.QueryRowContext(ctx, "SELECT count(*) FROM tenants").Scan(&f.TenantsKnown); err != nil {
-		return nil, fmt.Errorf("freshness: tenants: %s", sqlite.Message(err))
+		return nil, fmt.Errorf("freshness: tenants: %w", sqlite.Wrap(err))
 	}
 	return f, nil
 }

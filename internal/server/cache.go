@@ -128,7 +128,7 @@ func (s *Server) dataVersion(ctx context.Context) (string, error) {
 		return "none", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("data version: %s", sqlite.Message(err))
+		return "", fmt.Errorf("data version: %w", sqlite.Wrap(err))
 	}
 	return fmt.Sprintf("%d/%s/%s", id, st, fin), nil
 }

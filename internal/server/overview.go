@@ -134,7 +134,7 @@ func (s *Server) fleetHealth(ctx context.Context) (fleetHealth, error) {
 	var f fleetHealth
 	err := s.mdb.R.QueryRowContext(ctx, "SELECT count(*), coalesce(sum(size_bytes), 0), coalesce(sum(last_error != ''), 0) FROM tenants").Scan(&f.Tenants, &f.Bytes, &f.Failing)
 	if err != nil {
-		return f, fmt.Errorf("fleet health: %s", sqlite.Message(err))
+		return f, fmt.Errorf("fleet health: %w", sqlite.Wrap(err))
 	}
 	return f, nil
 }

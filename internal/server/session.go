@@ -66,7 +66,7 @@ func (s *sessions) create(ctx context.Context, user, hash, remote string) (strin
 	s.write.ExecContext(ctx, "DELETE FROM sessions WHERE expires_at < ?", metrics.Format(now.Add(-24*time.Hour)))
 	if _, err := s.write.ExecContext(ctx, "INSERT INTO sessions (id, user, tag, created_at, expires_at, remote) VALUES (?, ?, ?, ?, ?, ?)",
 		tokenID(token), user, passwordTag(hash), metrics.Format(now), metrics.Format(now.Add(sessionTTL)), remote); err != nil {
-		return "", fmt.Errorf("session: %s", sqlite.Message(err))
+		return "", fmt.Errorf("session: %w", sqlite.Wrap(err))
 	}
 	return token, nil
 }
@@ -92,7 +92,7 @@ func (s *sessions) lookup(ctx context.Context, token string) (*session, bool) {
 func (s *sessions) revoke(ctx context.Context, token string) error {
 	_, err := s.write.ExecContext(ctx, "UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", metrics.Format(s.now()), tokenID(token))
 	if err != nil {
-		return fmt.Errorf("sign out: %s", sqlite.Message(err))
+		return fmt.Errorf("sign out: %w", sqlite.Wrap(err))
 	}
 	return nil
 }
@@ -102,7 +102,7 @@ func (s *sessions) revokeUser(ctx context.Context, user string) (int64, error) {
 	res, err := s.write.ExecContext(ctx, "UPDATE sessions SET revoked_at = ? WHERE user = ? AND revoked_at IS NULL AND expires_at > ?",
 		metrics.Format(s.now()), user, metrics.Format(s.now()))
 	if err != nil {
-		return 0, fmt.Errorf("sign out everywhere: %s", sqlite.Message(err))
+		return 0, fmt.Errorf("sign out everywhere: %w", sqlite.Wrap(err))
 	}
 	return res.RowsAffected()
 }

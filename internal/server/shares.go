@@ -146,7 +146,7 @@ func (s *Server) shareByToken(ctx context.Context, tok string) (*share, error) {
 		return nil, fmt.Errorf("share link: %w", metrics.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("share: %s", sqlite.Message(err))
+		return nil, fmt.Errorf("share: %w", sqlite.Wrap(err))
 	}
 	return sh, nil
 }
@@ -176,7 +176,7 @@ func (s *Server) renderShares(c echo.Context, code int, v sharesView) error {
 	ctx := c.Request().Context()
 	rows, err := s.mdb.R.QueryContext(ctx, "SELECT "+shareCols+` FROM shares ORDER BY revoked_at IS NOT NULL, expires_at <= ?, created_at DESC, id DESC`, metrics.Format(s.now()))
 	if err != nil {
-		return fmt.Errorf("shares: %s", sqlite.Message(err))
+		return fmt.Errorf("shares: %w", sqlite.Wrap(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -187,7 +187,7 @@ func (s *Server) renderShares(c echo.Context, code int, v sharesView) error {
 		v.Shares = append(v.Shares, sh)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("shares: %s", sqlite.Message(err))
+		return fmt.Errorf("shares: %w", sqlite.Wrap(err))
 	}
 	rows.Close()
 	for _, sh := range v.Shares {
@@ -195,7 +195,7 @@ func (s *Server) renderShares(c echo.Context, code int, v sharesView) error {
 		var last sql.NullString
 		if err := s.mdb.R.QueryRowContext(ctx, "SELECT count(*), max(at) FROM audit WHERE actor = ? AND action = ? AND ok = 1",
 			shareActor(sh.ID), audit.ShareUse).Scan(&sh.Views, &last); err != nil {
-			return fmt.Errorf("shares: views: %s", sqlite.Message(err))
+			return fmt.Errorf("shares: views: %w", sqlite.Wrap(err))
 		}
 		if t, err := time.Parse(metrics.TimeFormat, last.String); err == nil && last.Valid {
 			sh.LastView = &t
@@ -266,7 +266,7 @@ func (s *Server) shareCreate(c echo.Context) error {
 		`INSERT INTO shares (token_hash, report, shared_with, audience, password_hash, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		hashToken(tok), rep.Name, f.SharedWith, f.Audience, pwHash, u.Name, metrics.Format(now), metrics.Format(expires))
 	if err != nil {
-		return fmt.Errorf("share: %s", sqlite.Message(err))
+		return fmt.Errorf("share: %w", sqlite.Wrap(err))
 	}
 	id, _ := res.LastInsertId()
 	s.record(c, audit.Entry{Actor: u.Name, Action: audit.ShareCreate, Target: rep.Name,
@@ -285,7 +285,7 @@ func (s *Server) shareRevoke(c echo.Context) error {
 	res, err := s.mdb.W.ExecContext(c.Request().Context(), "UPDATE shares SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL",
 		metrics.Format(s.now()), u.Name, id)
 	if err != nil {
-		return fmt.Errorf("share: %s", sqlite.Message(err))
+		return fmt.Errorf("share: %w", sqlite.Wrap(err))
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return notFound("There is no active share link %d.", id)
