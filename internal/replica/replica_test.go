@@ -122,6 +122,13 @@ func TestSyncIncrementalReadOnlyAndFailures(t *testing.T) {
 	if s := second["acme"]; s.Err != "" || s.Position != first["acme"].Position {
 		t.Fatalf("acme unchanged on the primary, its position moved: %q -> %+v", first["acme"].Position, s)
 	}
+	// Proven current is a successful sync: its time is the last sync's.
+	if s := second["acme"]; !s.SyncedAt.After(first["acme"].SyncedAt) || SyncedAt(s.Path).Sub(s.SyncedAt).Abs() > 10*time.Millisecond {
+		t.Fatalf("acme's last sync: first %v, second %v, on disk %v", first["acme"].SyncedAt, s.SyncedAt, SyncedAt(s.Path))
+	}
+	if s := second["gone"]; !s.SyncedAt.Equal(first["gone"].SyncedAt) {
+		t.Fatalf("a failed sync keeps the last sync time: %v -> %v", first["gone"].SyncedAt, s.SyncedAt)
+	}
 	if s := second["globex"]; s.Err != "" || s.Position == first["globex"].Position {
 		t.Fatalf("globex changed on the primary, its position did not move: %+v", s)
 	}

@@ -219,11 +219,20 @@ func finish(st Status, src source, path, msg string, log *slog.Logger, start tim
 	st.Err = msg
 	st.Position = Position(path)
 	st.Size = Size(path)
-	if st.Err == "" {
+	switch {
+	case st.Err == "" && how == "handshake" && !src.SyncedAt.IsZero():
+		now := time.Now()
+		if err := os.Chtimes(path+sourceSuffix, now, now); err != nil {
+			st.Err = "replica: " + err.Error()
+		}
+		src.SyncedAt = now.UTC()
+	case st.Err == "":
 		src.SyncedAt = time.Now().UTC()
 		if err := writeSource(path, src); err != nil {
 			st.Err = "replica: " + err.Error()
 		}
+	default:
+		src.SyncedAt = SyncedAt(path)
 	}
 	st.SyncedAt = src.SyncedAt
 	if st.Err != "" {

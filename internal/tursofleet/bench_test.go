@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -96,6 +98,7 @@ queries: queries
 			n, cold.Wall.Seconds(), mb(cold.TreeRSS), mb(cold.SelfRSS), mb(cold.Summary.WorkerMaxRSS))
 		b.Logf("resync with nothing changed + run %.2fs (tree peak %s, coordinator %s); naive remote loop %.2fs (peak %s)",
 			resync.Wall.Seconds(), mb(resync.TreeRSS), mb(resync.SelfRSS), naive.Wall.Seconds(), mb(naive.TreeRSS))
+		b.Logf("coordinator memory from the Go runtime: cold %s, resync %s (the rest is native code and go-libsql)", mb(int64(cold.GoSys)), mb(int64(resync.GoSys)))
 		b.Logf("ratios to the naive loop: cold %.3f, resync+run %.3f", cold.Wall.Seconds()/naive.Wall.Seconds(), resync.Wall.Seconds()/naive.Wall.Seconds())
 		b.ReportMetric(cold.Wall.Seconds(), "cold-s")
 		b.ReportMetric(resync.Wall.Seconds(), "resync-s")
@@ -111,6 +114,9 @@ func mb(n int64) string { return fmt.Sprintf("%.0f MB", float64(n)/1e6) }
 type outcome struct {
 	Summary rollup.Summary
 	SelfRSS int64
+	// GoSys is what the Go runtime took from the OS (heap, stacks, its
+	// own structures); the rest of SelfRSS is native (go-libsql) and code.
+	GoSys   uint64
 	Wall    time.Duration `json:"-"`
 	TreeRSS int64         `json:"-"`
 }
@@ -151,6 +157,22 @@ func benchChild(spec string) int {
 	}
 	ctx := context.Background()
 	var o outcome
+	// ATTACHE_BENCH_PROFILE=DIR writes each step's CPU profile and its heap
+	// at the end, for go tool pprof.
+	if dir := os.Getenv("ATTACHE_BENCH_PROFILE"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, step+"-"+strconv.Itoa(os.Getpid())+".cpu.pprof"))
+		if err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() {
+				pprof.StopCPUProfile()
+				f.Close()
+				if h, err := os.Create(strings.TrimSuffix(f.Name(), ".cpu.pprof") + ".heap.pprof"); err == nil {
+					pprof.WriteHeapProfile(h)
+					h.Close()
+				}
+			}()
+		}
+	}
 	switch step {
 	case "run":
 		mdb, err := metrics.Open(ctx, cfg.Metrics, 5*time.Second)
@@ -174,6 +196,9 @@ func benchChild(spec string) int {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	o.SelfRSS = ru.Maxrss * 1024
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	o.GoSys = ms.Sys
 	json.NewEncoder(os.Stdout).Encode(o)
 	return 0
 }
