@@ -233,6 +233,19 @@ type Run struct {
 	// TenantsStale were read from a replica whose sync failed: counted
 	// neither fresh nor failed.
 	TenantsStale int
+	// Progress is how far a running run was when its coordinator last
+	// wrote it (zero when it never did).
+	Progress Progress
+}
+
+// Progress is a run's progress as its coordinator records it.
+type Progress struct {
+	Phase string        // listing, reading or merging; "" when none recorded
+	Done  int           // tenants listed (listing) or read (reading)
+	Total int           // tenants to read; 0 while listing
+	Rate  float64       // tenants per second so far in this phase
+	Left  time.Duration // time left at that rate; 0 when unknown
+	At    time.Time     // when it was written
 }
 
 // QueryError is one row of run_query_errors.
@@ -254,14 +267,18 @@ func (r Run) Duration() time.Duration {
 	return r.FinishedAt.Sub(r.StartedAt)
 }
 
-const runCols = "id, job, started_at, coalesce(finished_at, ''), status, tenants_total, tenants_ok, tenants_failed, tenants_unchanged, rows_written, queries, full, error, coalesce(elapsed_ms, 0), tenants_stale"
+const runCols = "id, job, started_at, coalesce(finished_at, ''), status, tenants_total, tenants_ok, tenants_failed, tenants_unchanged, rows_written, queries, full, error, coalesce(elapsed_ms, 0), tenants_stale, " +
+	"coalesce(progress_phase, ''), coalesce(progress_done, 0), coalesce(progress_total, 0), coalesce(progress_rate, 0), coalesce(progress_left_s, 0), coalesce(progress_at, '')"
 
 func scanRun(s interface{ Scan(...any) error }) (Run, error) {
 	var r Run
 	var started, finished any
-	var elapsedMS int64
-	err := s.Scan(&r.ID, &r.Job, &started, &finished, &r.Status, &r.TenantsTotal, &r.TenantsOK, &r.TenantsFailed, &r.TenantsUnchanged, &r.RowsWritten, &r.Queries, &r.Full, &r.Error, &elapsedMS, &r.TenantsStale)
+	var elapsedMS, leftS int64
+	var progressAt any
+	err := s.Scan(&r.ID, &r.Job, &started, &finished, &r.Status, &r.TenantsTotal, &r.TenantsOK, &r.TenantsFailed, &r.TenantsUnchanged, &r.RowsWritten, &r.Queries, &r.Full, &r.Error, &elapsedMS, &r.TenantsStale,
+		&r.Progress.Phase, &r.Progress.Done, &r.Progress.Total, &r.Progress.Rate, &leftS, &progressAt)
 	r.StartedAt, r.FinishedAt = ParseTime(started), ParseTime(finished)
+	r.Progress.Left, r.Progress.At = time.Duration(leftS)*time.Second, ParseTime(progressAt)
 	r.Elapsed = time.Duration(elapsedMS) * time.Millisecond
 	return r, err
 }
@@ -440,13 +457,39 @@ func (db *DB) RemovedTenants(ctx context.Context, order string, limit int) ([]Te
 }
 
 func (db *DB) tenants(ctx context.Context, from, order string, limit int) ([]TenantRow, error) {
+	return db.tenantRows(ctx, from, order, "", nil, 0, limit)
+}
+
+// tenantMatch keeps the tenants whose id, last error or sync error holds
+// ?1, ignoring case.
+const tenantMatch = "(instr(lower(id), lower(?1)) OR instr(lower(last_error), lower(?1)) OR instr(lower(coalesce(sync_error, '')), lower(?1)))"
+
+// TenantsPage is one page of Tenants: those whose id, last error or sync
+// error holds match, ignoring case (all when match is ""), sorted by order,
+// from offset, at most limit; and how many match in all. Only the page is
+// read into memory, however large the fleet.
+func (db *DB) TenantsPage(ctx context.Context, order, match string, offset, limit int) ([]TenantRow, int, error) {
+	where, args := "", []any(nil)
+	if match != "" {
+		where, args = " WHERE "+tenantMatch, []any{match}
+	}
+	var total int
+	if err := db.R.QueryRowContext(ctx, "SELECT count(*) FROM listed_tenants"+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("tenants: %w", sqlite.Wrap(err))
+	}
+	rows, err := db.tenantRows(ctx, "listed_tenants", order, where, args, offset, limit)
+	return rows, total, err
+}
+
+func (db *DB) tenantRows(ctx context.Context, from, order, where string, args []any, offset, limit int) ([]TenantRow, error) {
 	o, ok := TenantOrder[order]
 	if !ok {
 		o = "id"
 	}
 	// The id is read through quote-free hex so go-libsql cannot turn an id
 	// that looks like a date into a time.
-	rows, err := db.R.QueryContext(ctx, "SELECT "+tenantCols+" FROM "+from+" ORDER BY "+o+" LIMIT ?", limit)
+	n := len(args)
+	rows, err := db.R.QueryContext(ctx, "SELECT "+tenantCols+" FROM "+from+where+" ORDER BY "+o+fmt.Sprintf(" LIMIT ?%d OFFSET ?%d", n+1, n+2), append(args, limit, offset)...)
 	if err != nil {
 		return nil, fmt.Errorf("tenants: %w", sqlite.Wrap(err))
 	}

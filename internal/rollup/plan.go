@@ -66,11 +66,11 @@ var tempTables = []string{
 		status TEXT, error TEXT)`,
 	"CREATE INDEX temp.run_tenants_todo ON run_tenants (id) WHERE plan = 'read' AND taken = 0",
 	"CREATE INDEX temp.run_tenants_plan ON run_tenants (plan, id)",
-	"CREATE INDEX temp.run_tenants_sess ON run_tenants (sess) WHERE sess > 0",
+	"CREATE INDEX temp.run_tenants_sess ON run_tenants (sess)",
 	"CREATE TEMP TABLE run_failures (tenant_id TEXT NOT NULL, query TEXT NOT NULL, error TEXT NOT NULL, lasting INTEGER NOT NULL, sess INTEGER)",
 	"CREATE INDEX temp.run_failures_tenant ON run_failures (tenant_id)",
 	"CREATE INDEX temp.run_failures_query ON run_failures (query, tenant_id)",
-	"CREATE INDEX temp.run_failures_sess ON run_failures (sess) WHERE sess > 0",
+	"CREATE INDEX temp.run_failures_sess ON run_failures (sess)",
 	"CREATE TEMP TABLE run_ok (query TEXT, tenant_id TEXT, PRIMARY KEY (query, tenant_id)) WITHOUT ROWID",
 	"CREATE TEMP TABLE run_queries (name TEXT PRIMARY KEY, hash TEXT NOT NULL, ord INTEGER NOT NULL)",
 }
@@ -381,7 +381,10 @@ func (f *sqlFeed) next(n int) ([]batchTenant, error) {
 	f.g.mu.Lock()
 	defer f.g.mu.Unlock()
 	conn := f.g.conn
-	rows, err := conn.QueryContext(f.ctx, "SELECT CAST(id AS BLOB), CAST(path AS BLOB), size, kind = 'remote' FROM "+tmpTenants+" WHERE plan = 'read' AND taken = 0 ORDER BY id LIMIT ?", n)
+	// INDEXED BY: the partial index holds only the tenants not handed out
+	// yet, so each page reads just its own rows; the planner would rather
+	// walk (plan, id) past every tenant already handed out, each time.
+	rows, err := conn.QueryContext(f.ctx, "SELECT CAST(id AS BLOB), CAST(path AS BLOB), size, kind = 'remote' FROM "+tmpTenants+" INDEXED BY run_tenants_todo WHERE plan = 'read' AND taken = 0 ORDER BY id LIMIT ?", n)
 	if err != nil {
 		return nil, fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
 	}
@@ -405,7 +408,7 @@ func (f *sqlFeed) next(n int) ([]batchTenant, error) {
 		return nil, fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
 	}
 	if len(out) > 0 {
-		_, err := conn.ExecContext(f.ctx, "UPDATE "+tmpTenants+" SET taken = 1 WHERE plan = 'read' AND taken = 0 AND id <= ?", out[len(out)-1].ID)
+		_, err := conn.ExecContext(f.ctx, "UPDATE "+tmpTenants+" INDEXED BY run_tenants_todo SET taken = 1 WHERE plan = 'read' AND taken = 0 AND id <= ?", out[len(out)-1].ID)
 		if err != nil {
 			return nil, fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
 		}

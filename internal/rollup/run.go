@@ -46,6 +46,9 @@ type Options struct {
 	Progress func(done, total int)
 	Log      *slog.Logger
 	Now      func() time.Time // the clock; time.Now when nil
+	// progressEvery overrides how often the runs row gets the progress
+	// (tests: every update).
+	progressEvery time.Duration
 }
 
 // Summary is what a run did.
@@ -292,7 +295,13 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 		return nil, err
 	}
 	defer dropTemp(ctx, conn)
-	if _, err := listFleet(ctx, cfg, conn, nil, log); err != nil {
+	g := &guarded{conn: conn}
+	rec := &recorder{ctx: ctx, g: g, runID: runID, every: progressEvery, log: log}
+	if opt.progressEvery != 0 {
+		rec.every = max(opt.progressEvery, 0)
+	}
+	rec.update("listing", 0, 0)
+	if _, err := listFleet(ctx, cfg, conn, func(n int) { rec.update("listing", n, 0) }, log); err != nil {
 		return nil, err
 	}
 	var pathErr error
@@ -329,15 +338,22 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 	var maxRSS int64
 	phase := time.Now()
 	if c.read > 0 {
-		g := &guarded{conn: conn}
+		rec.update("reading", 0, c.read)
+		progress := func(done, total int) {
+			rec.update("reading", done, total)
+			if opt.Progress != nil {
+				opt.Progress(done, total)
+			}
+		}
 		f := &sqlFeed{ctx: ctx, g: g, cfg: cfg}
-		out, err := dispatch(ctx, cfg, queries, f, c.read, stagingDir, false, opt.Progress, log)
+		out, err := dispatch(ctx, cfg, queries, f, c.read, stagingDir, false, progress, log)
 		if err != nil {
 			return nil, err
 		}
 		staging, maxRSS = out.staging, out.maxRSS
 	}
 	log.Debug("tenants read", "seconds", time.Since(phase).Seconds())
+	rec.update("merging", c.read, c.read)
 	m := &merge{log: log, conn: conn, runID: runID, queries: queries, broken: broken, counts: c, staging: staging, bucketAt: startedAt, finishedAt: time.Now()}
 	if opt.Now != nil {
 		m.finishedAt = opt.Now()

@@ -59,3 +59,36 @@ func TestStreamedDispatchLandsEveryTenantOnceAfterALostWorker(t *testing.T) {
 		t.Fatalf("rerun summary = %+v, want %d unchanged and t070 read and failed again", sum, n-1)
 	}
 }
+
+// While a run reads, its runs row says how far it is: phase, tenants done
+// of total, a rate and when that was written, for the dashboard.
+func TestRunRecordsItsProgressWhileItRuns(t *testing.T) {
+	e := setup(t, map[string]string{"todo_counts": todoCounts})
+	e.cfg.BatchSize = 2
+	e.cfg.Workers = 1 // one writer of the row, so the row read is the update just made
+	const n = 12
+	for i := 0; i < n; i++ {
+		todoTenant(t, e.dir, fmt.Sprintf("t%02d", i), i)
+	}
+	var seen [][]any
+	var fails []string
+	opt := Options{progressEvery: -1, Progress: func(done, total int) {
+		row := e.rows(t, "SELECT status, progress_phase, progress_done, progress_total, progress_rate > 0, progress_at IS NOT NULL FROM runs ORDER BY id DESC LIMIT 1")[0]
+		want := []any{"running", "reading", int64(done), int64(total), int64(1), int64(1)}
+		if !reflect.DeepEqual(row, want) {
+			fails = append(fails, fmt.Sprintf("at %d of %d the runs row says %v, want %v", done, total, row, want))
+		}
+		seen = append(seen, row)
+	}}
+	sum := e.run(t, opt)
+	if len(fails) > 0 {
+		t.Fatal(strings.Join(fails, "\n"))
+	}
+	if len(seen) < n/2 || sum.Read != n {
+		t.Fatalf("progress seen %d times for %d tenants in batches of 2", len(seen), sum.Read)
+	}
+	last := e.rows(t, "SELECT status, progress_phase, progress_done, progress_total FROM runs WHERE id = ?", sum.RunID)[0]
+	if want := []any{"ok", "merging", int64(n), int64(n)}; !reflect.DeepEqual(last, want) {
+		t.Fatalf("finished run's row = %v, want %v", last, want)
+	}
+}

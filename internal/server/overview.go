@@ -20,6 +20,9 @@ type overviewView struct {
 	Fresh     string
 	Fleet     fleetHealth
 	Recent    []metrics.Run
+	// Running is the run in progress, if any, and Progress how far it is.
+	Running  *metrics.Run
+	Progress string
 	// Jobs are the scheduled jobs and digests; Stale those that stopped
 	// succeeding (the dead-man's switch), flagged at the top.
 	Jobs  []schedule.JobStatus
@@ -119,6 +122,11 @@ func (s *Server) overview(c echo.Context) error {
 	}
 	v := overviewView{Reports: cards, Freshness: fresh, Fresh: fresh.String(), Fleet: fleet, Jobs: s.jobs()}
 	v.Stale = stale(v.Jobs)
+	if last, err := s.mdb.Runs(ctx, "", 1); err != nil {
+		return err
+	} else if len(last) == 1 && last[0].Status == "running" {
+		v.Running, v.Progress = &last[0], progressText(&last[0], s.now())
+	}
 	if v.Problems, err = s.digestProblems(ctx); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/attache/attache/internal/audit"
+	"github.com/attache/attache/internal/human"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/rollup"
 	"github.com/attache/attache/internal/schedule"
@@ -70,6 +71,8 @@ type runView struct {
 	Run    *metrics.Run
 	Errors []metrics.TenantError
 	Shown  int
+	// Progress says how far the run is while it runs; "" once it ended.
+	Progress string
 }
 
 func (s *Server) runPage(c echo.Context) error {
@@ -89,7 +92,7 @@ func (s *Server) runPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "run", pageData{Title: "Run " + strconv.FormatInt(id, 10), Nav: "runs", Body: runView{Run: r, Errors: errs, Shown: len(errs)}})
+	return s.render(c, http.StatusOK, "run", pageData{Title: "Run " + strconv.FormatInt(id, 10), Nav: "runs", Body: runView{Run: r, Errors: errs, Shown: len(errs), Progress: progressText(r, s.now())}})
 }
 
 // runStart starts a run in the background and sends the admin back to
@@ -143,4 +146,35 @@ func (s *Server) runStart(c echo.Context) error {
 	case <-time.After(time.Second):
 	}
 	return c.Redirect(http.StatusSeeOther, "/runs?notice="+notice)
+}
+
+// progressText says how far a running run is, from what its coordinator
+// last wrote in its runs row, and how fresh that word is.
+func progressText(r *metrics.Run, now time.Time) string {
+	if r == nil || r.Status != "running" {
+		return ""
+	}
+	p := r.Progress
+	var s string
+	switch p.Phase {
+	case "":
+		return "Running since " + formatAgo(r.StartedAt, now) + "; no progress recorded yet."
+	case "listing":
+		s = fmt.Sprintf("Listing the fleet: %s so far", human.Plural(int64(p.Done), "tenant"))
+	case "merging":
+		s = fmt.Sprintf("Merging the results of %s into the metrics DB", human.Plural(int64(p.Total), "tenant"))
+	default:
+		s = fmt.Sprintf("Reading %s of %s tenants", human.Count(int64(p.Done)), human.Count(int64(p.Total)))
+		if p.Rate > 0 {
+			s += fmt.Sprintf(" · %s/s", human.Count(int64(p.Rate+0.5)))
+		}
+		if p.Left > 0 {
+			s += " · about " + human.Duration(max(p.Left, time.Second).Round(time.Second)) + " left"
+		}
+	}
+	s += " (as of " + formatAgo(p.At, now) + ")"
+	if now.Sub(p.At) > 30*time.Second {
+		s += "; no word from the run since, so its process may have stopped"
+	}
+	return s + "."
 }

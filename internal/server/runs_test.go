@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -91,5 +92,68 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after its context ended")
+	}
+}
+
+// A run in progress shows how far it is on its page and on the overview:
+// tenants done of total, the rate, the time left, and how fresh that is.
+func TestRunningRunShowsItsProgress(t *testing.T) {
+	fx, err := newFixture(3, 30, false, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(t, fx, nil)
+	at := time.Now().Add(-2 * time.Second)
+	res, err := fx.mdb.W.ExecContext(t.Context(), `INSERT INTO runs (job, started_at, status, progress_phase, progress_done, progress_total, progress_rate, progress_left_s, progress_at)
+		VALUES ('manual', ?, 'running', 'reading', 45000, 100000, 850.4, 65, ?)`, metrics.Format(at.Add(-time.Minute)), metrics.Format(at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := res.LastInsertId()
+	admin := newClient(t, s)
+	admin.signIn("fay", fayPW)
+	want := "Reading 45,000 of 100,000 tenants · 850/s · about 1m 05s left (as of "
+	page := admin.get(fmt.Sprintf("/runs/%d", id)).Body.String()
+	if !strings.Contains(page, want) {
+		t.Fatalf("run page does not say %q:\n%s", want, page)
+	}
+	if page := admin.get("/").Body.String(); !strings.Contains(page, fmt.Sprintf("Run %d</a> is in progress: %s", id, want)) {
+		t.Fatalf("overview does not show the run in progress:\n%s", page)
+	}
+	// A run whose coordinator went quiet says so.
+	if _, err := fx.mdb.W.ExecContext(t.Context(), "UPDATE runs SET progress_at = ? WHERE id = ?", metrics.Format(time.Now().Add(-5*time.Minute)), id); err != nil {
+		t.Fatal(err)
+	}
+	if page := admin.get(fmt.Sprintf("/runs/%d", id)).Body.String(); !strings.Contains(page, "its process may have stopped") {
+		t.Fatalf("a silent run is not flagged:\n%s", page)
+	}
+}
+
+// /tenants reads one page of the fleet from SQL, searched and counted
+// there: 450 listed tenants are three pages, the last one holding 50.
+func TestTenantsPageIsPagedInSQL(t *testing.T) {
+	fx, err := newFixture(3, 30, false, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(t, fx, nil)
+	if _, err := fx.mdb.W.ExecContext(t.Context(), `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 447)
+		INSERT INTO tenants (id, location, first_seen, last_seen, last_error) SELECT printf('zz-%03d', i), 'x.db', '2026-01-01', '2026-01-01',
+		CASE WHEN i % 100 = 0 THEN 'no such table: Deals' ELSE '' END FROM n`); err != nil {
+		t.Fatal(err)
+	}
+	admin := newClient(t, s)
+	admin.signIn("fay", fayPW)
+	page := admin.get("/tenants?page=3").Body.String()
+	if !strings.Contains(page, "450 tenants") || !strings.Contains(page, "Page 3 of 3") || strings.Count(page, `href="/tenants/zz-`) != 50 || !strings.Contains(page, "zz-447") {
+		t.Fatalf("page 3 of 450 tenants is not the last 50:\n%s", page)
+	}
+	// Past the end shows the last page; the search runs in SQL, ignoring case.
+	if page := admin.get("/tenants?page=9").Body.String(); !strings.Contains(page, "Page 3 of 3") {
+		t.Fatalf("page 9 does not show the last page")
+	}
+	page = admin.get("/tenants?q=DEALS").Body.String()
+	if !strings.Contains(page, "4 tenants") || strings.Count(page, `href="/tenants/zz-`) != 4 {
+		t.Fatalf("search for an error finds the wrong tenants:\n%s", page)
 	}
 }
