@@ -14,13 +14,13 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/attache/attache/internal/config"
 	"github.com/attache/attache/internal/fleettest"
 	"github.com/attache/attache/internal/metrics"
+	"github.com/attache/attache/internal/replica"
 	"github.com/attache/attache/internal/rollup"
 	"github.com/attache/attache/internal/sqldtest"
 )
@@ -89,36 +89,44 @@ queries: queries
 	for range b.N {
 		cold := child(b, "run", cfgPath)
 		resync := child(b, "run", cfgPath)
+		syncOnly := child(b, "sync", cfgPath)
 		naive := child(b, "naive", cfgPath)
 		b.StopTimer()
 		if cold.Summary.OK != n || resync.Summary.Unchanged != n {
 			b.Fatalf("cold %+v, resync %+v: want %d read and then %d unchanged", cold.Summary, resync.Summary, n, n)
 		}
-		b.Logf("%d remote tenants, 2 cores: cold run %.2fs (tree peak %s, coordinator %s, read workers %s)",
-			n, cold.Wall.Seconds(), mb(cold.TreeRSS), mb(cold.SelfRSS), mb(cold.Summary.WorkerMaxRSS))
-		b.Logf("resync with nothing changed + run %.2fs (tree peak %s, coordinator %s); naive remote loop %.2fs (peak %s)",
-			resync.Wall.Seconds(), mb(resync.TreeRSS), mb(resync.SelfRSS), naive.Wall.Seconds(), mb(naive.TreeRSS))
+		b.Logf("%d remote tenants, 2 cores: cold run %.2fs (peak: coordinator %s, largest worker %s)",
+			n, cold.Wall.Seconds(), mb(cold.SelfRSS), mb(cold.OtherRSS))
+		b.Logf("resync with nothing changed + run %.2fs (peak: coordinator %s, largest worker %s); naive remote loop %.2fs (peak %s)",
+			resync.Wall.Seconds(), mb(resync.SelfRSS), mb(resync.OtherRSS), naive.Wall.Seconds(), mb(naive.SelfRSS))
 		b.Logf("coordinator memory from the Go runtime: cold %s, resync %s (the rest is native code and go-libsql)", mb(int64(cold.GoSys)), mb(int64(resync.GoSys)))
+		b.Logf("the resync's sync phase alone (catalog read + replica.SyncAll, nothing changed): %.2fs, peak %s (Go runtime %s)", syncOnly.Wall.Seconds(), mb(syncOnly.SelfRSS), mb(int64(syncOnly.GoSys)))
 		b.Logf("ratios to the naive loop: cold %.3f, resync+run %.3f", cold.Wall.Seconds()/naive.Wall.Seconds(), resync.Wall.Seconds()/naive.Wall.Seconds())
 		b.ReportMetric(cold.Wall.Seconds(), "cold-s")
 		b.ReportMetric(resync.Wall.Seconds(), "resync-s")
 		b.ReportMetric(naive.Wall.Seconds(), "naive-s")
 		b.ReportMetric(resync.Wall.Seconds()/naive.Wall.Seconds(), "resync/naive")
-		b.ReportMetric(float64(max(cold.TreeRSS, resync.TreeRSS))/1e6, "peak-MB")
+		b.ReportMetric(float64(max(cold.SelfRSS, cold.OtherRSS, resync.SelfRSS, resync.OtherRSS))/1e6, "peak-MB")
 	}
 }
 
 func mb(n int64) string { return fmt.Sprintf("%.0f MB", float64(n)/1e6) }
 
 // outcome is what a child reports, plus what its parent measured.
+//
+// Memory is each process's own high-water mark (VmHWM). getrusage's
+// ru_maxrss is not: a process started with fork/vfork + exec inherits, at
+// exec, the high-water mark of the memory it shared with its parent, so a
+// child of this benchmark (which holds a proxy per tenant) would report the
+// benchmark's size, and a worker would report its coordinator's.
 type outcome struct {
 	Summary rollup.Summary
-	SelfRSS int64
+	SelfRSS int64 // the child's (the coordinator's) own peak
 	// GoSys is what the Go runtime took from the OS (heap, stacks, its
 	// own structures); the rest of SelfRSS is native (go-libsql) and code.
-	GoSys   uint64
-	Wall    time.Duration `json:"-"`
-	TreeRSS int64         `json:"-"`
+	GoSys    uint64
+	Wall     time.Duration `json:"-"`
+	OtherRSS int64         `json:"-"` // the largest peak among the child's descendants (sync and read workers)
 }
 
 const benchEnv = "TURSOFLEET_BENCH"
@@ -129,22 +137,76 @@ func child(b *testing.B, step, cfgPath string) outcome {
 	cmd := exec.Command(os.Args[0], "-test.run", "^$")
 	cmd.Env = append(os.Environ(), benchEnv+"="+step+":"+cfgPath)
 	cmd.Stderr = os.Stderr
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
 	start := time.Now()
-	out, err := cmd.Output()
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("%s: %v", step, err)
+	}
+	// Workers live as long as their pool, so sampling their high-water
+	// marks every 20 ms sees each one's peak but the last instants.
+	done := make(chan struct{})
+	peak := make(chan int64)
+	go func() {
+		var top int64
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			for _, pid := range descendants(cmd.Process.Pid) {
+				top = max(top, hwm(pid))
+			}
+			select {
+			case <-done:
+				peak <- top
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	err := cmd.Wait()
 	wall := time.Since(start)
+	close(done)
+	other := <-peak
 	if err != nil {
 		b.Fatalf("%s: %v", step, err)
 	}
 	var o outcome
-	if err := json.Unmarshal(out, &o); err != nil {
-		b.Fatalf("%s: %v: %s", step, err, out)
+	if err := json.Unmarshal([]byte(stdout.String()), &o); err != nil {
+		b.Fatalf("%s: %v: %s", step, err, stdout.String())
 	}
-	o.Wall = wall
-	// wait4's usage covers the child and every process it waited for.
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		o.TreeRSS = ru.Maxrss * 1024
-	}
+	o.Wall, o.OtherRSS = wall, other
 	return o
+}
+
+// descendants are the processes below pid, from /proc.
+func descendants(pid int) []int {
+	var out []int
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, t := range tasks {
+		b, _ := os.ReadFile(t)
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, c)
+				out = append(out, descendants(c)...)
+			}
+		}
+	}
+	return out
+}
+
+// hwm is a process's peak resident memory (VmHWM) in bytes; 0 if gone.
+func hwm(pid any) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%v/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
 }
 
 // benchChild is a child's main; it prints its outcome as JSON on stdout.
@@ -187,15 +249,18 @@ func benchChild(spec string) int {
 			return 1
 		}
 		o.Summary = *sum
+	case "sync":
+		if err := syncOnly(ctx, cfg); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 	case "naive":
 		if err := naive(ctx, cfg); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 	}
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	o.SelfRSS = ru.Maxrss * 1024
+	o.SelfRSS = hwm("self")
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	o.GoSys = ms.Sys
@@ -203,25 +268,60 @@ func benchChild(spec string) int {
 	return 0
 }
 
+// syncOnly is the sync phase of a run by itself: the catalog's tenants,
+// synced as a run syncs them.
+func syncOnly(ctx context.Context, cfg *config.Config) error {
+	ids, urls, err := catalogRows(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	token := replica.Secret(os.Getenv(cfg.Tenants.AuthTokenEnv))
+	targets := make([]replica.Target, len(ids))
+	for i := range ids {
+		targets[i] = replica.Target{ID: ids[i], URL: urls[i], Token: token}
+	}
+	st, err := replica.SyncAll(ctx, targets, replica.Options{
+		Dir: cfg.Tenants.Replicas, Workers: cfg.Tenants.SyncWorkers, Timeout: cfg.Tenants.SyncTimeout.D(),
+	})
+	if err != nil {
+		return err
+	}
+	for _, s := range st {
+		if s.Err != "" {
+			return fmt.Errorf("%s: %s", s.ID, s.Err)
+		}
+	}
+	return nil
+}
+
+func catalogRows(ctx context.Context, cfg *config.Config) (ids, urls []string, err error) {
+	cat, err := sql.Open("libsql", "file:"+cfg.Tenants.Catalog.DB+"?mode=ro")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cat.Close()
+	rows, err := cat.QueryContext(ctx, cfg.Tenants.Catalog.Query)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, u string
+		if err := rows.Scan(&id, &u); err != nil {
+			return nil, nil, err
+		}
+		ids, urls = append(ids, id), append(urls, u)
+	}
+	return ids, urls, rows.Err()
+}
+
 // naive opens each remote tenant over HTTP, runs every query remotely with
 // its schema name dropped, scans all rows into Go and closes.
 func naive(ctx context.Context, cfg *config.Config) error {
-	cat, err := sql.Open("libsql", "file:"+cfg.Tenants.Catalog.DB+"?mode=ro")
+	_, urls, err := catalogRows(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	rows, err := cat.QueryContext(ctx, cfg.Tenants.Catalog.Query)
-	if err != nil {
-		return err
-	}
-	var urls []string
-	for rows.Next() {
-		var id, u string
-		rows.Scan(&id, &u)
-		urls = append(urls, u)
-	}
-	rows.Close()
-	cat.Close()
 	token := os.Getenv(cfg.Tenants.AuthTokenEnv)
 	var texts []string
 	for _, q := range queries {
