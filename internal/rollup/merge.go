@@ -379,7 +379,7 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 		}
 		written += n
 		// Their latest answer is now this bucket's, rows or none.
-		if _, err := exec(`UPDATE rollup_state SET bucket = ?1 WHERE query = ?2 AND error IS NULL
+		if _, err := exec(`UPDATE rollup_state SET bucket = ?1 WHERE query = ?2 AND error IS NULL AND bucket IS NOT ?1
 			AND tenant_id IN (SELECT id FROM temp.run_tenants WHERE plan = 'unchanged')
 			AND tenant_id NOT IN (SELECT tenant_id FROM temp.run_failures WHERE query = ?2)`, bucket, q.Name); err != nil {
 			return 0, err

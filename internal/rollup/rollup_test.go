@@ -47,6 +47,8 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	case lockRole:
 		os.Exit(holdLock())
+	case scaleRole:
+		os.Exit(serveScale())
 	}
 	os.Exit(m.Run())
 }

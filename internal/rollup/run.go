@@ -301,9 +301,12 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 		rec.every = max(opt.progressEvery, 0)
 	}
 	rec.update("listing", 0, 0)
+	phase := time.Now()
 	if _, err := listFleet(ctx, cfg, conn, func(n int) { rec.update("listing", n, 0) }, log); err != nil {
 		return nil, err
 	}
+	log.Debug("fleet listed", "seconds", time.Since(phase).Seconds())
+	phase = time.Now()
 	var pathErr error
 	queries, refused, err := vetPaths(ctx, queries, presentPaths(ctx, conn, &pathErr))
 	if err == nil {
@@ -323,10 +326,13 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 		}
 		return nil, fmt.Errorf("no query can run: %s", strings.Join(msgs, "; "))
 	}
+	log.Debug("queries vetted", "seconds", time.Since(phase).Seconds())
+	phase = time.Now()
 	c, err := planRun(ctx, conn, queries, opt.Full, startedAt)
 	if err != nil {
 		return nil, err
 	}
+	log.Debug("run planned", "seconds", time.Since(phase).Seconds())
 	log.Info("run planned", "tenants", c.total, "read", c.read, "unchanged", c.unchanged, "missing", c.missing)
 	stagingDir, err := makeStaging(mdb.Path, runID)
 	if err != nil {
@@ -336,7 +342,7 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 
 	var staging []stagingFile
 	var maxRSS int64
-	phase := time.Now()
+	phase = time.Now()
 	if c.read > 0 {
 		rec.update("reading", 0, c.read)
 		progress := func(done, total int) {

@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -48,17 +49,21 @@ func StatFile(path string) FileState {
 	return fs
 }
 
+// errShort is a file shorter than the header asked for.
+var errShort = errors.New("short file")
+
 // dbMarkers reads the database header: the file change counter (bytes
 // 24-27, bumped by every commit in rollback mode), the page count (28-31)
 // and the version-valid-for number (92-95).
 func dbMarkers(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
+	var h [100]byte
+	if err := readHeader(path, h[:]); err != nil {
+		if err == errShort {
+			return "noheader"
+		}
 		return "unreadable"
 	}
-	defer f.Close()
-	var h [100]byte
-	if _, err := io.ReadFull(f, h[:]); err != nil || string(h[:16]) != "SQLite format 3\x00" {
+	if string(h[:16]) != "SQLite format 3\x00" {
 		return "noheader"
 	}
 	be := binary.BigEndian

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/attache/attache/internal/config"
@@ -72,9 +73,7 @@ func DuplicateError(id string) error {
 func Each(ctx context.Context, src config.Tenants, size int, fn func([]Tenant) error) error {
 	size = max(size, 1)
 	emit := func(page []Tenant) error {
-		for i := range page {
-			stat(&page[i])
-		}
+		statAll(page)
 		return fn(page)
 	}
 	switch {
@@ -224,6 +223,23 @@ func catalogTenants(res *sqlite.Result, first int, base string, remote config.Re
 		ts = append(ts, Tenant{ID: id, Path: path})
 	}
 	return ts, nil
+}
+
+// statAll stats a page of tenants, a few at a time: each is a handful of
+// system calls that wait on the filesystem, not on the CPU.
+func statAll(page []Tenant) {
+	const lanes = 4
+	var wg sync.WaitGroup
+	for l := 0; l < lanes; l++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := l; i < len(page); i += lanes {
+				stat(&page[i])
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func stat(t *Tenant) {
