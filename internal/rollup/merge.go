@@ -100,7 +100,7 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 		}{
 			// The tenants table: one row per tenant ever seen.
 			{`INSERT INTO tenants (id, location, size_bytes, modified_at, first_seen, last_seen, last_ok_at, last_error)
-			  SELECT id, location, size, modified_at, ?1, ?1, CASE WHEN status = 'ok' THEN ?1 END, coalesce(error, '') FROM temp.run_tenants WHERE true
+			  SELECT id, location, size, modified_at, ?1, ?1, CASE WHEN status = 'ok' THEN ?1 END, coalesce(error, '') FROM ` + tmpTenants + ` WHERE true
 			  ON CONFLICT (id) DO UPDATE SET location = excluded.location, size_bytes = excluded.size_bytes,
 			    modified_at = excluded.modified_at, last_seen = excluded.last_seen,
 			    last_ok_at = coalesce(excluded.last_ok_at, tenants.last_ok_at),
@@ -108,9 +108,9 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 			// A tenant the source no longer lists leaves every "now" figure
 			// (listed_tenants); its rows stay as history. Its state goes, so
 			// if it is listed again it is read afresh, not carried.
-			{`UPDATE tenants SET removed_at = ? WHERE removed_at IS NULL AND id NOT IN (SELECT id FROM temp.run_tenants)`, []any{now}},
-			{`DELETE FROM rollup_state WHERE tenant_id NOT IN (SELECT id FROM temp.run_tenants)`, nil},
-			{"INSERT INTO tenant_errors (run_id, tenant_id, query, error) SELECT ?, tenant_id, query, error FROM temp.run_failures ORDER BY tenant_id, rowid", []any{m.runID}},
+			{`UPDATE tenants SET removed_at = ? WHERE removed_at IS NULL AND id NOT IN (SELECT id FROM ` + tmpTenants + `)`, []any{now}},
+			{`DELETE FROM rollup_state WHERE tenant_id NOT IN (SELECT id FROM ` + tmpTenants + `)`, nil},
+			{"INSERT INTO tenant_errors (run_id, tenant_id, query, error) SELECT ?, tenant_id, query, error FROM " + tmpFailures + " ORDER BY tenant_id, rowid", []any{m.runID}},
 			{remoteStep, nil},
 			// runs.queries names the queries whose rollups this run refreshed.
 			{`UPDATE runs SET finished_at = ?, status = 'ok', tenants_total = ?, tenants_ok = ?, tenants_failed = ?, tenants_unchanged = ?, rows_written = ?, queries = ?, tenants_stale = ? WHERE id = ?`,
@@ -229,17 +229,53 @@ func (m *merge) outcomes(ctx context.Context, sum *Summary) error {
 }
 
 // mergeQuery lands one query's staged rows in rollup_NAME and returns how
-// many rows it wrote.
-func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string) (written int64, mergeErr error) {
-	exec := func(q string, args ...any) (int64, error) { return m.exec(ctx, q, args...) }
-	table := quoteIdent("rollup_" + q.Name)
-	staged := "s_" + q.Name // stagingTable, unquoted for pragma_table_info
-	var cols []string
-	var from []string // staging schemas that hold this query's table
+// many rows it wrote: the table is made or widened to the query's columns,
+// the rows of the tenants read fine are replaced, unchanged tenants'
+// latest answers are carried into this period, and the state that decides
+// the next run's plan is recorded.
+func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string) (written int64, err error) {
+	cols, from, err := m.stagedColumns(ctx, q, schemas)
+	if err != nil {
+		return 0, err
+	}
+	existing, indexes, err := m.ensureTable(ctx, q, cols)
+	if err != nil || existing == nil {
+		return 0, err // nothing read and nothing to carry forward
+	}
+	bucket := query.Bucket(q.Grain, m.bucketAt)
+	if cols != nil {
+		if written, err = m.replaceRows(ctx, q, cols, from, bucket); err != nil {
+			return 0, err
+		}
+	}
+	if q.Mode == query.ModeSnapshot && m.counts.unchanged > 0 {
+		n, err := m.carryUnchanged(ctx, q, existing, bucket)
+		if err != nil {
+			return 0, err
+		}
+		written += n
+	}
+	if err := m.recordState(ctx, q, existing, bucket); err != nil {
+		return 0, err
+	}
+	// A new table's indexes are built after its first rows land: one sort
+	// is cheaper than keeping them up to date row by row.
+	for _, s := range indexes {
+		if _, err := m.exec(ctx, s); err != nil {
+			return 0, err
+		}
+	}
+	return written, nil
+}
+
+// stagedColumns returns the columns of q's staging table (tenant_id first;
+// nil when no worker staged any) and the staging schemas that hold one.
+func (m *merge) stagedColumns(ctx context.Context, q *query.Query, schemas []string) (cols, from []string, err error) {
+	staged := strings.Trim(stagingTable(q.Name), `"`) // unquoted, for pragma_table_info
 	for _, s := range schemas {
 		c, err := tableColumns(ctx, m.conn, s, staged)
 		if err != nil {
-			return 0, err
+			return nil, nil, err
 		}
 		if len(c) == 0 {
 			continue
@@ -249,12 +285,19 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 		}
 		from = append(from, s)
 	}
-	existing, err := tableColumns(ctx, m.conn, "main", "rollup_"+q.Name)
-	if err != nil {
-		return 0, err
-	}
-	if cols == nil && existing == nil {
-		return 0, nil // nothing read and nothing to carry forward
+	return cols, from, nil
+}
+
+// ensureTable makes rollup_NAME for the staged columns cols when it does
+// not exist, or adds the columns a query gained (old rows read NULL
+// there), and returns the table's columns: nil when there is no table and
+// nothing staged. A new table's index statements are returned to run
+// after its rows land.
+func (m *merge) ensureTable(ctx context.Context, q *query.Query, cols []string) (existing, indexes []string, err error) {
+	table := rollupTable(q.Name)
+	existing, err = tableColumns(ctx, m.conn, "main", "rollup_"+q.Name)
+	if err != nil || (cols == nil && existing == nil) {
+		return nil, nil, err
 	}
 	snapshot := q.Mode == query.ModeSnapshot
 	if existing == nil {
@@ -265,12 +308,9 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 		for _, c := range cols[1:] {
 			defs = append(defs, quoteIdent(c)) // no type: values keep their storage class
 		}
-		if _, err := exec("CREATE TABLE " + table + " (" + strings.Join(defs, ", ") + ")"); err != nil {
-			return 0, err
+		if _, err := m.exec(ctx, "CREATE TABLE "+table+" ("+strings.Join(defs, ", ")+")"); err != nil {
+			return nil, nil, err
 		}
-		// A new table's indexes are built after its first rows land: one
-		// sort is cheaper than keeping them up to date row by row.
-		var indexes []string
 		if snapshot {
 			indexes = append(indexes,
 				"CREATE INDEX "+quoteIdent("rollup_"+q.Name+"_tenant_bucket")+" ON "+table+" (tenant_id, bucket)",
@@ -278,115 +318,126 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 		} else {
 			indexes = append(indexes, "CREATE INDEX "+quoteIdent("rollup_"+q.Name+"_tenant")+" ON "+table+" (tenant_id)")
 		}
-		defer func() {
-			for _, s := range indexes {
-				if _, err := exec(s); err != nil && mergeErr == nil {
-					mergeErr = err
-				}
-			}
-		}()
 		existing = append([]string{"tenant_id"}, cols[1:]...)
 		if snapshot {
 			existing = append(existing, "bucket")
 		}
-	} else if cols != nil {
-		// A query that gained columns: add them; old rows read NULL there.
-		have := map[string]bool{}
-		for _, c := range existing {
-			have[strings.ToLower(c)] = true
-		}
-		for _, c := range cols[1:] {
-			if !have[strings.ToLower(c)] {
-				if _, err := exec("ALTER TABLE " + table + " ADD COLUMN " + quoteIdent(c)); err != nil {
-					return 0, err
-				}
-				existing = append(existing, c)
+		return existing, indexes, nil
+	}
+	if cols == nil {
+		return existing, nil, nil
+	}
+	have := map[string]bool{}
+	for _, c := range existing {
+		have[strings.ToLower(c)] = true
+	}
+	for _, c := range cols[1:] {
+		if !have[strings.ToLower(c)] {
+			if _, err := m.exec(ctx, "ALTER TABLE "+table+" ADD COLUMN "+quoteIdent(c)); err != nil {
+				return nil, nil, err
 			}
-		}
-		if snapshot && !have["bucket"] {
-			return 0, fmt.Errorf("rollup_%s was made by a replace-mode query and has no bucket column; drop the table (it is rebuilt on the next run) or change the mode back", q.Name)
+			existing = append(existing, c)
 		}
 	}
-	bucket := query.Bucket(q.Grain, m.bucketAt)
-	okSet := "(SELECT tenant_id FROM temp.run_ok WHERE query = ?)"
-	if cols != nil {
-		quoted := make([]string, len(cols)-1)
-		for i, c := range cols[1:] {
-			quoted[i] = quoteIdent(c)
+	if snapshot && !have["bucket"] {
+		return nil, nil, fmt.Errorf("rollup_%s was made by a replace-mode query and has no bucket column; drop the table (it is rebuilt on the next run) or change the mode back", q.Name)
+	}
+	return existing, nil, nil
+}
+
+// replaceRows deletes the rows this run replaces, those of the tenants
+// read fine (in this bucket, for a snapshot query), and inserts the staged
+// rows from every staging schema in from.
+func (m *merge) replaceRows(ctx context.Context, q *query.Query, cols, from []string, bucket string) (int64, error) {
+	table := rollupTable(q.Name)
+	okSet := "(SELECT tenant_id FROM " + tmpOK + " WHERE query = ?)"
+	snapshot := q.Mode == query.ModeSnapshot
+	if snapshot {
+		if _, err := m.exec(ctx, "DELETE FROM "+table+" WHERE bucket = ? AND tenant_id IN "+okSet, bucket, q.Name); err != nil {
+			return 0, err
 		}
-		list := strings.Join(quoted, ", ")
+	} else {
+		// When this run read every tenant the table holds rows for (a full
+		// run), emptying it whole is far cheaper than deleting tenant by
+		// tenant. rollup_state has a row for every tenant ever read fine
+		// for q, so every tenant that can have rows here.
+		var all bool
+		err := m.conn.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM rollup_state s WHERE s.query = ?1
+			AND NOT EXISTS (SELECT 1 FROM `+tmpOK+` o WHERE o.query = ?1 AND o.tenant_id = s.tenant_id))`, q.Name).Scan(&all)
+		if err != nil {
+			return 0, sqlite.Wrap(err)
+		}
+		del, args := "DELETE FROM "+table+" WHERE tenant_id IN "+okSet, []any{q.Name}
+		if all {
+			del, args = "DELETE FROM "+table, nil
+		}
+		if _, err := m.exec(ctx, del, args...); err != nil {
+			return 0, err
+		}
+	}
+	quoted := make([]string, len(cols)-1)
+	for i, c := range cols[1:] {
+		quoted[i] = quoteIdent(c)
+	}
+	list := strings.Join(quoted, ", ")
+	var written int64
+	for _, s := range from {
+		src := s + "." + stagingTable(q.Name)
+		var n int64
+		var err error
 		if snapshot {
-			if _, err := exec("DELETE FROM "+table+" WHERE bucket = ? AND tenant_id IN "+okSet, bucket, q.Name); err != nil {
-				return 0, err
-			}
+			n, err = m.exec(ctx, "INSERT INTO "+table+" (tenant_id, bucket, "+list+") SELECT tenant_id, ?, "+list+" FROM "+src, bucket)
 		} else {
-			// When this run read every tenant the table holds rows for (a full
-			// run), emptying it whole is far cheaper than deleting tenant by
-			// tenant. rollup_state has a row for every tenant ever read
-			// fine for q, so every tenant that can have rows here.
-			var all bool
-			err := m.conn.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM rollup_state s WHERE s.query = ?1
-				AND NOT EXISTS (SELECT 1 FROM temp.run_ok o WHERE o.query = ?1 AND o.tenant_id = s.tenant_id))`, q.Name).Scan(&all)
-			if err != nil {
-				return 0, fmt.Errorf("%w", sqlite.Wrap(err))
-			}
-			del := "DELETE FROM " + table + " WHERE tenant_id IN " + okSet
-			args := []any{q.Name}
-			if all {
-				del, args = "DELETE FROM "+table, nil
-			}
-			if _, err := exec(del, args...); err != nil {
-				return 0, err
-			}
+			n, err = m.exec(ctx, "INSERT INTO "+table+" (tenant_id, "+list+") SELECT tenant_id, "+list+" FROM "+src)
 		}
-		for _, s := range from {
-			var n int64
-			var err error
-			if snapshot {
-				n, err = exec("INSERT INTO "+table+" (tenant_id, bucket, "+list+") SELECT tenant_id, ?, "+list+" FROM "+s+"."+stagingTable(q.Name), bucket)
-			} else {
-				n, err = exec("INSERT INTO " + table + " (tenant_id, " + list + ") SELECT tenant_id, " + list + " FROM " + s + "." + stagingTable(q.Name))
-			}
-			if err != nil {
-				return 0, err
-			}
-			written += n
-		}
-	}
-	if snapshot && m.counts.unchanged > 0 {
-		// Unchanged tenants were not read: carry their latest answer into
-		// this bucket so the series stays continuous. The latest answer is
-		// the rows of the bucket rollup_state names, which holds none when
-		// the answer was no rows: an older bucket's rows would be a number a
-		// fresh read no longer gives.
-		var names, from []string
-		for _, c := range existing {
-			if c != "tenant_id" && c != "bucket" {
-				names = append(names, quoteIdent(c))
-				from = append(from, "r."+quoteIdent(c))
-			}
-		}
-		n, err := exec(`INSERT INTO `+table+` (tenant_id, bucket, `+strings.Join(names, ", ")+`)
-			SELECT r.tenant_id, ?1, `+strings.Join(from, ", ")+` FROM `+table+` r
-			JOIN temp.run_tenants u ON u.id = r.tenant_id AND u.plan = 'unchanged'
-			LEFT JOIN rollup_state s ON s.tenant_id = r.tenant_id AND s.query = ?2
-			WHERE r.tenant_id NOT IN (SELECT tenant_id FROM temp.run_failures WHERE query = ?2)
-			  AND r.bucket = coalesce(s.bucket, (SELECT max(bucket) FROM `+table+` x WHERE x.tenant_id = r.tenant_id AND x.bucket < ?1))
-			  AND r.bucket < ?1
-			  AND NOT EXISTS (SELECT 1 FROM `+table+` y WHERE y.tenant_id = r.tenant_id AND y.bucket = ?1)`, bucket, q.Name)
 		if err != nil {
 			return 0, err
 		}
 		written += n
-		// Their latest answer is now this bucket's, rows or none.
-		if _, err := exec(`UPDATE rollup_state SET bucket = ?1 WHERE query = ?2 AND error IS NULL AND bucket IS NOT ?1
-			AND tenant_id IN (SELECT id FROM temp.run_tenants WHERE plan = 'unchanged')
-			AND tenant_id NOT IN (SELECT tenant_id FROM temp.run_failures WHERE query = ?2)`, bucket, q.Name); err != nil {
-			return 0, err
+	}
+	return written, nil
+}
+
+// carryUnchanged carries the latest answer of the tenants that were not
+// read (unchanged) into this bucket, so the series stays continuous. The
+// latest answer is the rows of the bucket rollup_state names, which holds
+// none when the answer was no rows: an older bucket's rows would be a
+// number a fresh read no longer gives.
+func (m *merge) carryUnchanged(ctx context.Context, q *query.Query, existing []string, bucket string) (int64, error) {
+	table := rollupTable(q.Name)
+	var names, from []string
+	for _, c := range existing {
+		if c != "tenant_id" && c != "bucket" {
+			names = append(names, quoteIdent(c))
+			from = append(from, "r."+quoteIdent(c))
 		}
 	}
+	n, err := m.exec(ctx, `INSERT INTO `+table+` (tenant_id, bucket, `+strings.Join(names, ", ")+`)
+		SELECT r.tenant_id, ?1, `+strings.Join(from, ", ")+` FROM `+table+` r
+		JOIN `+tmpTenants+` u ON u.id = r.tenant_id AND u.plan = 'unchanged'
+		LEFT JOIN rollup_state s ON s.tenant_id = r.tenant_id AND s.query = ?2
+		WHERE r.tenant_id NOT IN (SELECT tenant_id FROM `+tmpFailures+` WHERE query = ?2)
+		  AND r.bucket = coalesce(s.bucket, (SELECT max(bucket) FROM `+table+` x WHERE x.tenant_id = r.tenant_id AND x.bucket < ?1))
+		  AND r.bucket < ?1
+		  AND NOT EXISTS (SELECT 1 FROM `+table+` y WHERE y.tenant_id = r.tenant_id AND y.bucket = ?1)`, bucket, q.Name)
+	if err != nil {
+		return 0, err
+	}
+	// Their latest answer is now this bucket's, rows or none.
+	if _, err := m.exec(ctx, `UPDATE rollup_state SET bucket = ?1 WHERE query = ?2 AND error IS NULL AND bucket IS NOT ?1
+		AND tenant_id IN (SELECT id FROM `+tmpTenants+` WHERE plan = 'unchanged')
+		AND tenant_id NOT IN (SELECT tenant_id FROM `+tmpFailures+` WHERE query = ?2)`, bucket, q.Name); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// recordState writes what the next run's plan compares against: the file
+// state and query hash of each tenant read fine, and of each lasting
+// failure; and the query's entry in the rollups registry.
+func (m *merge) recordState(ctx context.Context, q *query.Query, existing []string, bucket string) error {
 	var stateBucket any // the period of a snapshot tenant's latest answer
-	if snapshot {
+	if q.Mode == query.ModeSnapshot {
 		stateBucket = bucket
 	}
 	colJSON, _ := json.Marshal(existing[1:])
@@ -395,31 +446,31 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 		args []any
 	}{
 		{`INSERT INTO rollup_state (tenant_id, query, fingerprint, sql_hash, run_id, error, bucket)
-		  SELECT o.tenant_id, o.query, t.fingerprint, ?, ?, NULL, ? FROM temp.run_ok o JOIN temp.run_tenants t ON t.id = o.tenant_id WHERE o.query = ?
+		  SELECT o.tenant_id, o.query, t.fingerprint, ?, ?, NULL, ? FROM ` + tmpOK + ` o JOIN ` + tmpTenants + ` t ON t.id = o.tenant_id WHERE o.query = ?
 		  ON CONFLICT (tenant_id, query) DO UPDATE SET fingerprint = excluded.fingerprint, sql_hash = excluded.sql_hash, run_id = excluded.run_id, error = NULL, bucket = excluded.bucket`,
 			[]any{stateHash(q, m.bucketAt), m.runID, stateBucket, q.Name}},
 		// A lasting failure is remembered with the file state that caused
 		// it, so the unchanged file is not read again just to fail again;
 		// any other failure is forgotten, so the tenant is read next time.
 		{`INSERT INTO rollup_state (tenant_id, query, fingerprint, sql_hash, run_id, error)
-		  SELECT f.tenant_id, f.query, t.fingerprint, ?, ?, f.error FROM temp.run_failures f JOIN temp.run_tenants t ON t.id = f.tenant_id
+		  SELECT f.tenant_id, f.query, t.fingerprint, ?, ?, f.error FROM ` + tmpFailures + ` f JOIN ` + tmpTenants + ` t ON t.id = f.tenant_id
 		  WHERE f.query = ? AND t.plan = 'read' AND f.lasting
 		  ON CONFLICT (tenant_id, query) DO UPDATE SET fingerprint = excluded.fingerprint, sql_hash = excluded.sql_hash, run_id = excluded.run_id, error = excluded.error`,
 			[]any{stateHash(q, m.bucketAt), m.runID, q.Name}},
 		// The state row stays (it says the table may hold the tenant's rows),
 		// with a fingerprint no file has.
-		{`UPDATE rollup_state SET fingerprint = '' WHERE query = ? AND tenant_id IN (SELECT tenant_id FROM temp.run_failures WHERE query = ? AND NOT lasting)`, []any{q.Name, q.Name}},
+		{`UPDATE rollup_state SET fingerprint = '' WHERE query = ? AND tenant_id IN (SELECT tenant_id FROM ` + tmpFailures + ` WHERE query = ? AND NOT lasting)`, []any{q.Name, q.Name}},
 		{`INSERT INTO rollups (name, description, mode, grain, columns, sql_hash, last_run_id) VALUES (?, ?, ?, ?, ?, ?, ?)
 		  ON CONFLICT (name) DO UPDATE SET description = excluded.description, mode = excluded.mode, grain = excluded.grain,
 		    columns = excluded.columns, sql_hash = excluded.sql_hash, last_run_id = excluded.last_run_id`,
 			[]any{q.Name, q.Description, q.Mode, q.Grain, string(colJSON), hashQuery(q), m.runID}},
 	}
 	for _, st := range steps {
-		if _, err := exec(st.sql, st.args...); err != nil {
-			return 0, err
+		if _, err := m.exec(ctx, st.sql, st.args...); err != nil {
+			return err
 		}
 	}
-	return written, nil
+	return nil
 }
 
 // tableColumns lists a table's columns in schema, nil when it does not exist.
