@@ -2,7 +2,11 @@ package replica
 
 import (
 	"context"
+	"io"
+	"net"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,5 +58,64 @@ func TestCurrentProvesUnchangedAndOnlyThat(t *testing.T) {
 	srv.DeleteDB(t, "acme")
 	if ok, err := current(ctx, client, target, path); ok || err == nil {
 		t.Fatalf("a deleted database: current %v, %v", ok, err)
+	}
+}
+
+// A primary that stops answering: the handshake waits sync_timeout, no
+// longer, and the tenant is stale with the timeout named, without a second
+// wait in a sync process.
+func TestHandshakeTimeoutIsStale(t *testing.T) {
+	srv := sqldtest.Start(t)
+	u := srv.CreateDB(t, "acme")
+	srv.Exec(t, "acme", "CREATE TABLE todos (id INTEGER PRIMARY KEY, title TEXT)", "INSERT INTO todos (title) VALUES ('a')")
+	upstream := strings.TrimPrefix(u, "http://")
+	// A relay in front of the database's URL that can go silent.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var silent atomic.Bool
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			if silent.Load() {
+				defer c.Close() // accepted, never answered
+				continue
+			}
+			go func() {
+				defer c.Close()
+				up, err := net.Dial("tcp", upstream)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go io.Copy(up, c)
+				io.Copy(c, up)
+			}()
+		}
+	}()
+	target := []Target{{ID: "acme", URL: "http://" + l.Addr().String(), Token: Secret(srv.Token(true))}}
+	opt := Options{Dir: t.TempDir(), Workers: 1, Timeout: time.Minute}
+	ctx := context.Background()
+	first, err := SyncAll(ctx, target, opt)
+	if err != nil || first[0].Err != "" {
+		t.Fatalf("%v %+v", err, first)
+	}
+	silent.Store(true)
+	opt.Timeout = 2 * time.Second
+	start := time.Now()
+	st, err := SyncAll(ctx, target, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(st[0].Err, "tenants.sync_timeout (2s)") || !st[0].Stale() || st[0].Position != first[0].Position {
+		t.Fatalf("got %+v", st[0])
+	}
+	if d := time.Since(start); d > 3500*time.Millisecond {
+		t.Fatalf("one timeout should be waited, not two: %v", d)
 	}
 }

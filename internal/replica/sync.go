@@ -193,6 +193,10 @@ func syncOne(ctx context.Context, pool *worker.Pool, c *checker, t Target, opt O
 		// Changed, or an answer that proves nothing (refused token, gone
 		// database, ...): the real sync decides and words the error.
 	}
+	if ctx.Err() != nil {
+		// The run is stopping: SyncAll reports that, not this tenant.
+		return finish(st, src, path, "sync cancelled", log, start, "")
+	}
 	req := &request{Tenant: t.ID, URL: t.URL, Token: t.Token.Reveal(), Key: opt.Key.Reveal(), Path: path}
 	var resp response
 	err := pool.Call(req, &resp, opt.Timeout)
