@@ -78,6 +78,29 @@ func SyncAll(ctx context.Context, targets []Target, opt Options) ([]Status, erro
 	if len(targets) == 0 {
 		return nil, nil
 	}
+	opt.Workers = min(opt.Workers, len(targets))
+	s, err := NewSyncer(opt)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	return s.Sync(ctx, targets)
+}
+
+// Syncer is SyncAll for a fleet taken a chunk at a time: the chunks share
+// the sync processes, the HTTP client and the key check, and no call holds
+// more statuses than its chunk.
+type Syncer struct {
+	opt       Options
+	log       *slog.Logger
+	workers   int
+	pool      *worker.Pool
+	transport *http.Transport
+	c         *checker
+}
+
+// NewSyncer prepares the replicas folder; Close ends its sync processes.
+func NewSyncer(opt Options) (*Syncer, error) {
 	log := opt.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -94,19 +117,35 @@ func SyncAll(ctx context.Context, targets []Target, opt Options) ([]Status, erro
 			log.Warn("replicas key record", "err", err)
 		}
 	}
-	workers := max(1, min(opt.Workers, len(targets)))
-	pool := worker.NewPool(Role, workers)
-	defer pool.Close()
-	// Handshakes wait on the network, not on the CPU: several per sync
-	// process's worth of concurrency.
+	workers := max(1, opt.Workers)
 	transport := &http.Transport{
 		// One request per tenant per run: a kept connection would only idle.
 		DisableKeepAlives:   true,
 		TLSHandshakeTimeout: opt.Timeout,
 	}
-	defer transport.CloseIdleConnections()
-	c := &checker{client: &http.Client{Transport: transport}, keyID: keyID}
-	inFlight := min(len(targets), checksPerWorker*workers)
+	return &Syncer{
+		opt: opt, log: log, workers: workers,
+		pool:      worker.NewPool(Role, workers),
+		transport: transport,
+		c:         &checker{client: &http.Client{Transport: transport}, keyID: keyID},
+	}, nil
+}
+
+// Close ends the sync processes.
+func (s *Syncer) Close() {
+	s.pool.Close()
+	s.transport.CloseIdleConnections()
+}
+
+// Sync is SyncAll for one chunk of the fleet.
+func (s *Syncer) Sync(ctx context.Context, targets []Target) ([]Status, error) {
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	// Handshakes wait on the network, not on the CPU: several per sync
+	// process's worth of concurrency.
+	inFlight := min(len(targets), checksPerWorker*s.workers)
+	provenBefore := s.c.proven.Load()
 	out := make([]Status, len(targets))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -115,7 +154,7 @@ func SyncAll(ctx context.Context, targets []Target, opt Options) ([]Status, erro
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i] = syncOne(ctx, pool, c, targets[i], opt, log)
+				out[i] = syncOne(ctx, s.pool, s.c, targets[i], s.opt, s.log)
 			}
 		}()
 	}
@@ -133,14 +172,13 @@ feed:
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	failed, checked := 0, 0
-	for _, s := range out {
-		if s.Err != "" {
+	failed := 0
+	for _, st := range out {
+		if st.Err != "" {
 			failed++
 		}
 	}
-	checked = int(c.proven.Load())
-	log.Info("replicas synced", "tenants", len(targets), "unchanged_by_handshake", checked, "failed", failed, "seconds", time.Since(start).Seconds())
+	s.log.Info("replicas synced", "tenants", len(targets), "unchanged_by_handshake", s.c.proven.Load()-provenBefore, "failed", failed, "seconds", time.Since(start).Seconds())
 	return out, nil
 }
 
