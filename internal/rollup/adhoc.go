@@ -83,18 +83,16 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 	fleet, res.Errors = withoutMissing(fleet)
 	deadline := time.Now().Add(sb.Timeout)
 	run := func(ts []tenant.Tenant, want int) (*sandboxAnswer, error) {
-		var b strings.Builder
 		attach := make([]sandbox.Attach, len(ts))
 		args := make([]any, len(ts))
 		for i, t := range ts {
-			if i > 0 {
-				b.WriteString("\nUNION ALL\n")
-			}
-			fmt.Fprintf(&b, "SELECT ?%d AS tenant_id, * FROM (\n%s\n)", i+1, slots[i])
 			attach[i] = sandbox.Attach{Schema: slotName(i), Path: t.Path, Key: tenantKey(cfg, t)}
 			args[i] = t.ID
 		}
-		r, err := sb.QueryBy(deadline, "", attach, b.String(), want, args...)
+		// The engine's batch statement, each arm the query as a subquery
+		// (the sandbox has no views of it).
+		stmt := unionSQL(len(ts), func(i int) string { return "(\n" + slots[i] + "\n)" })
+		r, err := sb.QueryBy(deadline, "", attach, stmt, want, args...)
 		if err != nil {
 			return nil, err
 		}

@@ -3,6 +3,8 @@ package rollup
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -63,10 +65,11 @@ var tempTables = []string{
 		plan TEXT,           -- read | unchanged | missing
 		taken INTEGER NOT NULL DEFAULT 0, -- handed to the dispatcher
 		sess INTEGER,        -- the worker session that read it (0: a verdict that stands)
-		status TEXT, error TEXT)`,
-	"CREATE INDEX temp.run_tenants_todo ON run_tenants (id) WHERE plan = 'read' AND taken = 0",
-	"CREATE INDEX temp.run_tenants_plan ON run_tenants (plan, id)",
-	"CREATE INDEX temp.run_tenants_sess ON run_tenants (sess)",
+		status TEXT, error TEXT) WITHOUT ROWID`,
+	// The listing lands here first, in the order the source gives it,
+	// and moves into run_tenants sorted: inserting a hundred thousand ids in
+	// directory order straight into a B-tree was most of a rerun's time.
+	"CREATE TEMP TABLE run_listing (id TEXT NOT NULL, path TEXT NOT NULL, location TEXT NOT NULL, size INTEGER NOT NULL, modified_at TEXT, fingerprint TEXT NOT NULL, missing TEXT, kind TEXT NOT NULL, replica_bytes INTEGER, last_sync_at TEXT, sync_error TEXT NOT NULL, stale INTEGER NOT NULL)",
 	"CREATE TEMP TABLE run_failures (tenant_id TEXT NOT NULL, query TEXT NOT NULL, error TEXT NOT NULL, lasting INTEGER NOT NULL, sess INTEGER)",
 	"CREATE INDEX temp.run_failures_tenant ON run_failures (tenant_id)",
 	"CREATE INDEX temp.run_failures_query ON run_failures (query, tenant_id)",
@@ -75,13 +78,32 @@ var tempTables = []string{
 	"CREATE TEMP TABLE run_queries (name TEXT PRIMARY KEY, hash TEXT NOT NULL, ord INTEGER NOT NULL)",
 }
 
-var tempNames = []string{"run_tenants", "run_failures", "run_ok", "run_queries", "run_remote"}
+// tenantIndexes are made once run_tenants is filled and planned: one
+// sort each, instead of upkeep row by row.
+var tenantIndexes = []string{
+	"CREATE INDEX temp.run_tenants_todo ON run_tenants (id) WHERE plan = 'read' AND taken = 0",
+	"CREATE INDEX temp.run_tenants_plan ON run_tenants (plan, id)",
+	"CREATE INDEX temp.run_tenants_sess ON run_tenants (sess)",
+}
+
+var tempNames = []string{"run_tenants", "run_listing", "run_failures", "run_ok", "run_queries", "run_remote"}
+
+// runCache is the page cache, in KiB, of the run's connection for the
+// metrics DB and for its temp tables, each. A run's statements walk
+// run_tenants in id order (it is clustered on id: WITHOUT ROWID) and look
+// tenants up in rollup_state and tenants, clustered or indexed on the same
+// id, so their pages are read in order; the cache is for the B-trees'
+// upper levels and the pages in hand. It is a constant: memory does not
+// follow the fleet.
+const runCache = 32 << 10
 
 // makeTemp makes the run's temp tables afresh (a pooled connection may
-// hold an earlier run's); dropTemp frees their space after the run.
+// hold an earlier run's) and sizes the connection's caches for the run;
+// dropTemp frees the tables' space and gives the connection its default
+// caches back.
 func makeTemp(ctx context.Context, conn *sql.Conn) error {
 	dropTemp(ctx, conn)
-	for _, s := range tempTables {
+	for _, s := range append(tempTables, fmt.Sprintf("PRAGMA main.cache_size = -%d", runCache), fmt.Sprintf("PRAGMA temp.cache_size = -%d", runCache)) {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
 		}
@@ -90,9 +112,12 @@ func makeTemp(ctx context.Context, conn *sql.Conn) error {
 }
 
 func dropTemp(ctx context.Context, conn *sql.Conn) {
+	ctx = context.WithoutCancel(ctx)
 	for _, t := range tempNames {
-		conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS temp."+t)
+		conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+t)
 	}
+	conn.ExecContext(ctx, "PRAGMA main.cache_size = -2000")
+	conn.ExecContext(ctx, "PRAGMA temp.cache_size = -2000")
 }
 
 // lastingSQL is lasting as an SQL expression over the column col.
@@ -135,6 +160,10 @@ func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, onPage f
 			return err
 		}
 		rows := make([][]any, len(page))
+		// The page goes in as one JSON array bound once: binding twelve
+		// values per tenant cost a call into go-libsql each. Text travels
+		// as hex, so an id or path that is not valid UTF-8 (a file name
+		// can be any bytes) keeps every byte.
 		for i, t := range page {
 			var mod, missing, replicaBytes, synced any
 			if !t.ModTime.IsZero() {
@@ -154,16 +183,17 @@ func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, onPage f
 					synced = metrics.Format(t.Remote.SyncedAt)
 				}
 			}
-			rows[i] = []any{t.ID, t.Path, t.Location(), t.Size, mod, t.Fingerprint, missing, kind, replicaBytes, synced, syncErr, stale}
+			rows[i] = []any{hexText(t.ID), hexText(t.Path), hexText(t.Location()), t.Size, hexText(mod), hexText(t.Fingerprint), hexText(missing), kind, replicaBytes, hexText(synced), hexText(syncErr), stale}
 		}
-		if err := metrics.InsertMany(ctx, conn, tmpTenants, cols, rows); err != nil {
-			if dup := duplicate(ctx, conn, page); dup != "" {
-				return tenant.DuplicateError(dup)
-			}
-			if sqlite.IsFull(err) {
+		page1, err := json.Marshal(rows)
+		if err != nil {
+			return fmt.Errorf("listing: %w", err)
+		}
+		if _, err := conn.ExecContext(ctx, listingInsert, page1); err != nil {
+			if err := sqlite.Wrap(err); sqlite.IsFull(err) {
 				return diskFull("the temp folder", err)
 			}
-			return fmt.Errorf("metrics DB: %w", err)
+			return fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
 		}
 		n += len(page)
 		if onPage != nil {
@@ -174,6 +204,18 @@ func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, onPage f
 	if err != nil {
 		return 0, err
 	}
+	list := strings.Join(cols, ", ")
+	if _, err := conn.ExecContext(ctx, "INSERT INTO "+tmpTenants+" ("+list+") SELECT "+list+" FROM temp.run_listing ORDER BY id"); err != nil {
+		var dup []byte
+		if conn.QueryRowContext(ctx, "SELECT CAST(id AS BLOB) FROM temp.run_listing GROUP BY id HAVING count(*) > 1 LIMIT 1").Scan(&dup) == nil {
+			return 0, tenant.DuplicateError(string(dup))
+		}
+		if err := sqlite.Wrap(err); sqlite.IsFull(err) {
+			return 0, diskFull("the temp folder", err)
+		}
+		return 0, fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
+	}
+	conn.ExecContext(ctx, "DROP TABLE temp.run_listing")
 	// The replicas to keep are those of the tenants listed now; the set
 	// is only as large as the remote part of the fleet.
 	keep := map[string]bool{}
@@ -196,20 +238,23 @@ func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, onPage f
 	return n, nil
 }
 
-// duplicate finds an id of page listed twice, in the page or before it.
-func duplicate(ctx context.Context, conn *sql.Conn, page []tenant.Tenant) string {
-	seen := map[string]bool{}
-	for _, t := range page {
-		if seen[t.ID] {
-			return t.ID
-		}
-		seen[t.ID] = true
-		var one int
-		if conn.QueryRowContext(ctx, "SELECT 1 FROM "+tmpTenants+" WHERE id = ?", t.ID).Scan(&one) == nil {
-			return t.ID
-		}
+// listingInsert writes one page of the listing, bound as a JSON array of
+// rows in the order of listFleet's columns, text as hex (see hexText).
+const listingInsert = `INSERT INTO temp.run_listing (id, path, location, size, modified_at, fingerprint, missing, kind, replica_bytes, last_sync_at, sync_error, stale)
+	SELECT CAST(unhex(value->>0) AS TEXT), CAST(unhex(value->>1) AS TEXT), CAST(unhex(value->>2) AS TEXT), value->>3,
+	  CAST(unhex(value->>4) AS TEXT), CAST(unhex(value->>5) AS TEXT), CAST(unhex(value->>6) AS TEXT), value->>7,
+	  value->>8, CAST(unhex(value->>9) AS TEXT), CAST(unhex(value->>10) AS TEXT), value->>11
+	FROM json_each(?)`
+
+// hexText is a string (or nil) for listingInsert: its bytes in hex.
+func hexText(v any) any {
+	switch x := v.(type) {
+	case string:
+		return hex.EncodeToString([]byte(x))
+	case nil:
+		return nil
 	}
-	return ""
+	panic(fmt.Sprintf("hexText(%T)", v))
 }
 
 // stringsOf yields the first column of a query's rows, read as BLOBs:
@@ -320,6 +365,11 @@ func planRun(ctx context.Context, conn *sql.Conn, queries []*query.Query, full b
 		 SELECT id, '` + syncQuery + `', sync_error, ` + lastingSQL("sync_error") + `, 0 FROM ` + tmpTenants + ` WHERE stale ORDER BY id`,
 	}
 	for _, s := range steps {
+		if err := exec(s); err != nil {
+			return c, err
+		}
+	}
+	for _, s := range tenantIndexes {
 		if err := exec(s); err != nil {
 			return c, err
 		}

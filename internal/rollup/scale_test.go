@@ -95,9 +95,11 @@ type scaleReport struct {
 	Seconds           float64
 	Read, Unchanged   int
 	Failed            int
-	CoordinatorMaxRSS int64 // this process alone, bytes
-	WorkerMaxRSS      int64
-	CPUSeconds        float64 // this process alone
+	CoordinatorMaxRSS int64 // this process alone (VmHWM), bytes
+	// WorkerMaxRSS is the largest worker's rusage maxrss: an upper bound,
+	// as it carries the coordinator's size when the worker was started.
+	WorkerMaxRSS int64
+	CPUSeconds   float64 // this process alone
 }
 
 // scaleConfig makes a query folder and a metrics DB path for a fleet and
@@ -163,8 +165,26 @@ func serveScale() int {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	json.NewEncoder(os.Stdout).Encode(scaleReport{
 		Seconds: sum.Duration.Seconds(), Read: sum.Read, Unchanged: sum.Unchanged, Failed: sum.Failed,
-		CoordinatorMaxRSS: ru.Maxrss * 1024, WorkerMaxRSS: sum.WorkerMaxRSS,
+		CoordinatorMaxRSS: ownPeakRSS(ru.Maxrss * 1024), WorkerMaxRSS: sum.WorkerMaxRSS,
 		CPUSeconds: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds(),
 	})
 	return 0
+}
+
+// ownPeakRSS is this process's own peak resident memory, VmHWM: rusage's
+// maxrss after fork and exec carries the parent's high-water mark. When
+// /proc is not there, it is the rusage figure, an upper bound.
+func ownPeakRSS(rusage int64) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return rusage
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" {
+			if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+				return kb * 1024
+			}
+		}
+	}
+	return rusage
 }

@@ -92,3 +92,4 @@ func TestRunRecordsItsProgressWhileItRuns(t *testing.T) {
 		t.Fatalf("finished run's row = %v, want %v", last, want)
 	}
 }
+

@@ -436,11 +436,8 @@ func (w *batchWorker) exec(ctx context.Context, q preparedQuery, arms []arm) (in
 	} else {
 		b.WriteString("INSERT INTO " + stagingTable(q.name) + " ")
 	}
-	for i, a := range arms {
-		if i > 0 {
-			b.WriteString("\nUNION ALL\n")
-		}
-		fmt.Fprintf(&b, "SELECT ?%d AS tenant_id, * FROM %s", i+1, q.view(a.slot))
+	b.WriteString(unionSQL(len(arms), func(i int) string { return q.view(arms[i].slot) }))
+	for _, a := range arms {
 		args = append(args, a.t.ID)
 	}
 	if w.check {
@@ -462,6 +459,21 @@ func (w *batchWorker) deleteStaged(ctx context.Context, q preparedQuery, arms []
 		return
 	}
 	w.conn.ExecContext(ctx, "DELETE FROM "+stagingTable(q.name)+" WHERE tenant_id IN ("+placeholders(len(arms))+")", tenantIDs(arms)...)
+}
+
+// unionSQL is the statement of a batch of n tenants, the one builder of
+// runs and ad-hoc queries alike: one arm per tenant, its id bound as ?N
+// (never formatted into SQL) and first column, the rows of from(i) after
+// it, joined by UNION ALL.
+func unionSQL(n int, from func(i int) string) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString("\nUNION ALL\n")
+		}
+		fmt.Fprintf(&b, "SELECT ?%d AS tenant_id, * FROM %s", i+1, from(i))
+	}
+	return b.String()
 }
 
 // tenantMessage is the database's own message, with the slot schema we
