@@ -92,4 +92,3 @@ func TestRunRecordsItsProgressWhileItRuns(t *testing.T) {
 		t.Fatalf("finished run's row = %v, want %v", last, want)
 	}
 }
-
