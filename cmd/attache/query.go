@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/attache/attache/internal/audit"
+	"github.com/attache/attache/internal/export"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/report"
 	"github.com/attache/attache/internal/rollup"
@@ -84,17 +84,18 @@ func writeRows(w io.Writer, format string, cols []string, rows [][]any) error {
 	case "json":
 		return writeJSON(w, cols, rows)
 	case "csv":
-		cw := csv.NewWriter(w)
-		cw.Write(cols)
+		// The one CSV writer, values as stored: this output feeds other
+		// programs, so text is not neutralised for spreadsheets.
+		cw := export.NewCSVWriter(w)
+		cw.Record(cols...)
+		rec := make([]string, len(cols))
 		for _, r := range rows {
-			rec := make([]string, len(r))
 			for i, v := range r {
 				rec[i] = report.Text(v)
 			}
-			cw.Write(rec)
+			cw.Record(rec...)
 		}
-		cw.Flush()
-		return cw.Error()
+		return cw.Flush()
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for i, c := range cols {

@@ -56,3 +56,22 @@ func TestBrokenAndUnqualifiedQueriesThroughTheCLI(t *testing.T) {
 		t.Fatalf("rollups are not tenant tables: %d %s", code, out)
 	}
 }
+
+// `attache query --format csv` keeps values byte for byte (a newline, a
+// lone CR, quotes) in RFC 4180 records, like every CSV attache writes.
+func TestQueryCSVKeepsValuesExact(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"tenants", "queries", "reports"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	fleettest.Write(t, filepath.Join(dir, "tenants", "a.db"), "tenant",
+		"CREATE TABLE tenant.notes (body TEXT)",
+		"INSERT INTO tenant.notes VALUES ('two\nlines'), ('cr\ronly'), ('say \"hi\", ok'), ('=1+1')")
+	os.WriteFile(filepath.Join(dir, "queries", "n.sql"), []byte("SELECT count(*) AS n FROM tenant.notes"), 0o644)
+	writeConfig(t, dir, "metrics: data/metrics.db\ntenants: {dir: tenants}\nqueries: queries\nreports: reports\n")
+	code, out, errOut := runCLI(t, dir, "query", "--format", "csv", "SELECT body FROM tenant.notes ORDER BY rowid")
+	want := "tenant_id,body\r\na,\"two\nlines\"\r\na,\"cr\ronly\"\r\na,\"say \"\"hi\"\", ok\"\r\na,=1+1\r\n"
+	if code != 0 || out != want {
+		t.Fatalf("code %d\ngot  %q\nwant %q\n%s", code, out, want, errOut)
+	}
+}

@@ -17,25 +17,27 @@ import (
 // written the output is incomplete and the error says so: callers must not
 // present it as whole (an HTTP handler should abort the response).
 func CSV(w io.Writer, runner *report.Runner, p *report.Panel) error {
-	cw := &csvWriter{w: bufio.NewWriterSize(w, 64<<10)}
+	cw := NewCSVWriter(w)
 	header := false
 	var rows int64
+	var rec []string
 	err := runner.Each(p, 2000, func(cols []string, page [][]any) error {
 		if !header {
+			rec = make([]string, len(cols))
 			for i, c := range cols {
-				cw.field(i, Neutralise(c))
+				rec[i] = Neutralise(c)
 			}
-			cw.end()
+			cw.Record(rec...)
 			header = true
 		}
 		for _, r := range page {
 			for i, v := range r {
-				cw.field(i, field(v))
+				rec[i] = CSVText(v)
 			}
-			cw.end()
+			cw.Record(rec...)
 			rows++
 		}
-		return cw.w.Flush()
+		return cw.Flush()
 	})
 	if err != nil {
 		if rows > 0 {
@@ -43,32 +45,47 @@ func CSV(w io.Writer, runner *report.Runner, p *report.Panel) error {
 		}
 		return fmt.Errorf("csv: %w", err)
 	}
-	return cw.w.Flush()
+	return cw.Flush()
 }
 
-// csvWriter writes RFC 4180 records. It is not encoding/csv's Writer because
-// that one, with CRLF line ends, drops a lone \r and turns \n into \r\n
-// inside fields: values must leave exactly as the database holds them.
-type csvWriter struct {
+// CSVWriter writes RFC 4180 records (CRLF after each), buffered: every CSV
+// attache writes (panel exports, the query page, the audit trail, `attache
+// query --format csv`) goes through it. It is not encoding/csv's Writer
+// because that one, with CRLF line ends, drops a lone \r and turns \n into
+// \r\n inside fields: values must leave exactly as the database holds them.
+type CSVWriter struct {
 	w *bufio.Writer
 }
 
-func (c *csvWriter) field(i int, s string) {
-	if i > 0 {
-		c.w.WriteByte(',')
-	}
-	if s == "" || !strings.ContainsAny(s, ",\"\r\n") && s[0] != ' ' && s != `\.` {
-		c.w.WriteString(s)
-		return
-	}
-	c.w.WriteByte('"')
-	c.w.WriteString(strings.ReplaceAll(s, `"`, `""`))
-	c.w.WriteByte('"')
+// NewCSVWriter writes to w; call Flush at the end.
+func NewCSVWriter(w io.Writer) *CSVWriter {
+	return &CSVWriter{w: bufio.NewWriterSize(w, 64<<10)}
 }
 
-func (c *csvWriter) end() { c.w.WriteString("\r\n") }
+// Record writes one record. Fields are written as given: neutralise text
+// first (Neutralise, CSVText) where a spreadsheet may open the file.
+func (c *CSVWriter) Record(fields ...string) {
+	for i, s := range fields {
+		if i > 0 {
+			c.w.WriteByte(',')
+		}
+		if s == "" || !strings.ContainsAny(s, ",\"\r\n") && s[0] != ' ' && s != `\.` {
+			c.w.WriteString(s)
+			continue
+		}
+		c.w.WriteByte('"')
+		c.w.WriteString(strings.ReplaceAll(s, `"`, `""`))
+		c.w.WriteByte('"')
+	}
+	c.w.WriteString("\r\n")
+}
 
-func field(v any) string {
+// Flush writes what is buffered and reports the first write error.
+func (c *CSVWriter) Flush() error { return c.w.Flush() }
+
+// CSVText is a value as an exported CSV field: text and blobs neutralised
+// (see Neutralise), numbers exactly as stored, NULL empty.
+func CSVText(v any) string {
 	switch x := v.(type) {
 	case string:
 		return Neutralise(x)

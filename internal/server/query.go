@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	"github.com/attache/attache/internal/export"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/query"
-	"github.com/attache/attache/internal/report"
 	"github.com/attache/attache/internal/rollup"
 	"github.com/attache/attache/internal/sandbox"
 )
@@ -102,34 +100,18 @@ func (s *Server) queryCSV(c echo.Context) error {
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": "attache-query-" + s.now().UTC().Format("20060102-150405") + ".csv"}))
 	c.Response().WriteHeader(http.StatusOK)
-	// Written by hand, not by encoding/csv: that one turns a \n inside a
-	// field into \r\n, changing the value and putting a CR before what
-	// follows; values leave exactly as the database holds them.
-	w := bufio.NewWriter(c.Response())
-	line := func(fields []string) {
-		for i, f := range fields {
-			if i > 0 {
-				w.WriteByte(',')
-			}
-			w.WriteString(csvField(f))
-		}
-		w.WriteString("\r\n")
-	}
+	// Values leave byte for byte, text neutralised like every export.
+	w := export.NewCSVWriter(c.Response())
 	rec := make([]string, len(res.Columns))
 	for i, col := range res.Columns {
 		rec[i] = export.Neutralise(col)
 	}
-	line(rec)
+	w.Record(rec...)
 	for _, r := range res.Rows {
 		for i, x := range r {
-			switch x.(type) {
-			case string, []byte:
-				rec[i] = export.Neutralise(report.Text(x))
-			default:
-				rec[i] = report.Text(x)
-			}
+			rec[i] = export.CSVText(x)
 		}
-		line(rec)
+		w.Record(rec...)
 	}
 	return w.Flush()
 }
