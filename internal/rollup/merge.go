@@ -174,6 +174,19 @@ func (m *merge) verifyStaging(ctx context.Context, schema string, f stagingFile)
 // the summary. A tenant whose only failure is a failed sync read its older
 // replica: stale, not failed.
 func (m *merge) outcomes(ctx context.Context, sum *Summary) error {
+	// Every tenant planned for reading was read by a session that ended
+	// well, or has a failure that says why not: one that is neither would
+	// count as ok with no rows, a number silently wrong.
+	var lost int
+	var first []byte
+	err := m.conn.QueryRowContext(ctx, `SELECT count(*), CAST(min(id) AS BLOB) FROM `+tmpTenants+` t WHERE plan = 'read' AND sess IS NULL
+		AND NOT EXISTS (SELECT 1 FROM `+tmpFailures+` f WHERE f.tenant_id = t.id)`).Scan(&lost, &first)
+	if err != nil {
+		return sqlite.Wrap(err)
+	}
+	if lost > 0 {
+		return fmt.Errorf("internal error (a bug in attache, please report it with the log): %d tenants (first %q) were neither read nor recorded as failed; the run is not committed, the previous run stays", lost, first)
+	}
 	if _, err := m.exec(ctx, `UPDATE `+tmpTenants+` SET
 		error = (SELECT group_concat(query || ': ' || error, '; ') FROM
 			(SELECT query, error FROM `+tmpFailures+` f WHERE f.tenant_id = run_tenants.id ORDER BY rowid)),

@@ -49,6 +49,8 @@ type Options struct {
 	// progressEvery overrides how often the runs row gets the progress
 	// (tests: every update).
 	progressEvery time.Duration
+	// feedPage caps the tenants handed to the dispatcher at once (tests).
+	feedPage int
 }
 
 // Summary is what a run did.
@@ -351,7 +353,7 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 				opt.Progress(done, total)
 			}
 		}
-		f := &sqlFeed{ctx: ctx, g: g, cfg: cfg}
+		f := &sqlFeed{ctx: ctx, g: g, cfg: cfg, page: opt.feedPage}
 		out, err := dispatch(ctx, cfg, queries, f, c.read, stagingDir, false, progress, log)
 		if err != nil {
 			return nil, err
@@ -457,7 +459,7 @@ func dispatch(ctx context.Context, cfg *config.Config, queries []*query.Query, f
 		wq[i] = workQuery{Name: q.Name, SQL: q.SQL}
 	}
 	d := &dispatcher{
-		ctx: ctx, feed: f, batch: cfg.BatchSize, ahead: cfg.BatchSize * max(cfg.Workers, 1) * 4,
+		ctx: ctx, feed: f, batch: cfg.BatchSize, ahead: max(listPage, cfg.BatchSize*max(cfg.Workers, 1)*4),
 		total: total, progress: progress, log: log,
 		init: initRequest{Busy: cfg.BusyTimeout.D(), Queries: wq, Check: check},
 		dir:  stagingDir, timeout: cfg.BatchTimeout.D(), out: &dispatched{},

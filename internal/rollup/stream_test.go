@@ -21,7 +21,7 @@ func TestStreamedDispatchLandsEveryTenantOnceAfterALostWorker(t *testing.T) {
 		"todo_counts": todoCounts,
 		"spin":        `SELECT (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < (SELECT max(id) FROM tenant.todos)) SELECT count(*) FROM n) AS n`,
 	})
-	e.cfg.BatchSize = 4 // 2 workers take 32 tenants at a time: this fleet is 4 pages
+	e.cfg.BatchSize = 4
 	e.cfg.BatchTimeout = config.Duration(1500 * time.Millisecond)
 	const n = 120
 	for i := 0; i < n; i++ {
@@ -31,7 +31,7 @@ func TestStreamedDispatchLandsEveryTenantOnceAfterALostWorker(t *testing.T) {
 		}
 		todoTenant(t, e.dir, fmt.Sprintf("t%03d", i), i%7)
 	}
-	sum := e.run(t, Options{})
+	sum := e.run(t, Options{feedPage: 32}) // this fleet is 4 pages
 	if sum.Total != n || sum.OK != n-1 || sum.Failed != 1 || sum.Read != n {
 		t.Fatalf("summary = %+v, want %d ok and t070 failed", sum, n-1)
 	}
