@@ -166,3 +166,17 @@ func TestSyncerChunks(t *testing.T) {
 		t.Fatalf("c: %d rows, %v", n, err)
 	}
 }
+
+// Explain reads a status code as a number of its own: a temp folder named
+// ...4010560089 in a wrong-key message is not a refused token.
+func TestExplainStatusCodes(t *testing.T) {
+	for msg, want := range map[string]string{
+		"failed to open database /tmp/TestX4010560089/002/acme.db: file is not a database": "encryption key",
+		"sync failed: status: 401 Unauthorized":                                            "token was refused",
+		"sync failed: HTTP error 403":                                                      "token was refused",
+	} {
+		if got := Explain("http://127.0.0.1:1", msg); !strings.Contains(got, want) {
+			t.Errorf("%q: got %q, want %q", msg, got, want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -360,7 +361,7 @@ func Explain(rawURL, msg string) string {
 		return fmt.Sprintf("sync from %s failed: the server did not complete the replication handshake: the token is wrong, expired or not for this database (check tenants.auth_token_env or the catalog's token column), or the URL is not a libSQL server", host)
 	case strings.Contains(lower, "namespace") && (strings.Contains(lower, "doesn't exist") || strings.Contains(lower, "does not exist") || strings.Contains(lower, "not found")):
 		return fmt.Sprintf("sync from %s failed: the database does not exist on the server (deleted or renamed?)", host)
-	case strings.Contains(lower, "unauthorized") || strings.Contains(lower, "401") || strings.Contains(lower, "403"):
+	case strings.Contains(lower, "unauthorized") || httpRefused.MatchString(lower):
 		return fmt.Sprintf("sync from %s failed: the token was refused (wrong or expired?); check tenants.auth_token_env or the catalog's token column", host)
 	case strings.Contains(lower, "connection refused"):
 		return fmt.Sprintf("sync from %s failed: the server is unreachable (connection refused)", host)
@@ -371,6 +372,10 @@ func Explain(rawURL, msg string) string {
 	}
 	return fmt.Sprintf("sync from %s failed: %s", host, lastLine(msg))
 }
+
+// httpRefused finds a 401 or 403 status as a number of its own, not inside
+// a path or an id (a temp folder named ...4010560089 is not a refusal).
+var httpRefused = regexp.MustCompile(`\b40[13]\b`)
 
 // lastLine keeps go-libsql's innermost message ("error code = 1: ...").
 func lastLine(msg string) string {
