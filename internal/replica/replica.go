@@ -4,9 +4,12 @@
 // never written back, kept between runs (a new one replays the primary's
 // whole history), and deleted when the source stops listing their tenant.
 //
-// Syncs run in worker processes (role "replica"), a bounded number at once:
-// go-libsql's Sync ignores cancellation, so only killing its process stops
-// a sync past sync_timeout.
+// Before syncing, the coordinator asks each primary for its replication
+// handshake (check.go): a replica at the primary's log and last frame is
+// proven current with that one request. The others sync in worker
+// processes (role "replica"), a bounded number at once: go-libsql's Sync
+// ignores cancellation, so only killing its process stops a sync past
+// sync_timeout.
 package replica
 
 import (
