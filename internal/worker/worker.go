@@ -40,6 +40,7 @@ type Proc struct {
 	done chan struct{}
 	mu   sync.Mutex
 	dead bool
+	hwm  int64 // its own peak RSS, read as Close began
 }
 
 // Start launches the current executable as a worker with the given role.
@@ -114,12 +115,17 @@ func (p *Proc) Call(req, resp any, timeout time.Duration) error {
 	return nil
 }
 
-// MaxRSS is the child's peak resident memory in bytes, known once it exited.
+// MaxRSS is the child's peak resident memory in bytes, known once it
+// exited: its own (VmHWM) when Close could read it, else rusage's, which
+// is at least the parent's size when the child started.
 func (p *Proc) MaxRSS() int64 {
 	select {
 	case <-p.done:
 	default:
 		return 0
+	}
+	if p.hwm > 0 {
+		return p.hwm
 	}
 	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		return ru.Maxrss * 1024 // Linux reports KiB
@@ -132,6 +138,9 @@ func (p *Proc) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.dead = true
+	if p.cmd.Process != nil {
+		p.hwm = peakRSS(p.cmd.Process.Pid)
+	}
 	p.in.Close()
 	select {
 	case <-p.done:
