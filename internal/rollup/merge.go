@@ -193,8 +193,8 @@ func (m *merge) outcomes(ctx context.Context, sum *Summary) error {
 		status = CASE
 			WHEN EXISTS (SELECT 1 FROM `+tmpFailures+` f WHERE f.tenant_id = run_tenants.id AND f.query <> '`+syncQuery+`') THEN 'failed'
 			WHEN EXISTS (SELECT 1 FROM `+tmpFailures+` f WHERE f.tenant_id = run_tenants.id) THEN 'stale'
-			WHEN plan = 'unchanged' THEN 'unchanged'
-			ELSE 'ok' END`); err != nil {
+			ELSE status END
+		WHERE id IN (SELECT tenant_id FROM `+tmpFailures+`)`); err != nil {
 		return err
 	}
 	rows, err := m.conn.QueryContext(ctx, "SELECT CAST(status AS BLOB), count(*) FROM "+tmpTenants+" GROUP BY status")

@@ -353,6 +353,10 @@ func planRun(ctx context.Context, conn *sql.Conn, queries []*query.Query, full b
 		ELSE 'read' END`, full, len(queries)); err != nil {
 		return c, err
 	}
+	// A tenant's status unless a failure says otherwise (see outcomes).
+	if err := exec(`UPDATE ` + tmpTenants + ` SET status = CASE plan WHEN 'unchanged' THEN 'unchanged' ELSE 'ok' END`); err != nil {
+		return c, err
+	}
 	// The order of the inserts is the order a tenant's messages are joined in.
 	steps := []string{
 		// Carried: the same file would fail the same query again.
