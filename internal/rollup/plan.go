@@ -157,8 +157,26 @@ func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, onPage f
 	}
 	cols := []string{"id", "path", "location", "size", "modified_at", "fingerprint", "missing", "kind", "replica_bytes", "last_sync_at", "sync_error", "stale"}
 	n, remote := 0, 0
+	// One Syncer for every page: its sync processes and HTTP client are
+	// made once, when the first remote tenant shows.
+	var syncer *replica.Syncer
+	defer func() {
+		if syncer != nil {
+			syncer.Close()
+		}
+	}()
+	getSyncer := func() (*replica.Syncer, error) {
+		if syncer == nil {
+			s, err := replica.NewSyncer(syncOpt)
+			if err != nil {
+				return nil, err
+			}
+			syncer = s
+		}
+		return syncer, nil
+	}
 	err := tenant.Each(ctx, cfg.Tenants, listPage, func(page []tenant.Tenant) error {
-		if err := tenant.Sync(ctx, page, syncOpt); err != nil {
+		if err := tenant.SyncWith(ctx, page, getSyncer); err != nil {
 			return err
 		}
 		rows := make([][]any, len(page))

@@ -223,6 +223,23 @@ func statReplica(t *Tenant) {
 // re-reads their state: a failed sync leaves the tenant Stale when an older
 // replica exists, Missing when none does. Local tenants are untouched.
 func Sync(ctx context.Context, fleet []Tenant, opt replica.Options) error {
+	var s *replica.Syncer
+	defer func() {
+		if s != nil {
+			s.Close()
+		}
+	}()
+	return SyncWith(ctx, fleet, func() (*replica.Syncer, error) {
+		var err error
+		s, err = replica.NewSyncer(opt)
+		return s, err
+	})
+}
+
+// SyncWith is Sync for a fleet listed a page at a time: every page shares
+// the one Syncer that syncer makes on first need (no remote tenant, no
+// sync processes and no replicas folder).
+func SyncWith(ctx context.Context, fleet []Tenant, syncer func() (*replica.Syncer, error)) error {
 	var targets []replica.Target
 	var idx []int
 	for i, t := range fleet {
@@ -232,9 +249,15 @@ func Sync(ctx context.Context, fleet []Tenant, opt replica.Options) error {
 		targets = append(targets, replica.Target{ID: t.ID, URL: t.Remote.URL, Token: t.Remote.Token})
 		idx = append(idx, i)
 	}
-	st, err := replica.SyncAll(ctx, targets, opt)
-	if err != nil {
-		return err
+	var st []replica.Status
+	if len(targets) > 0 {
+		s, err := syncer()
+		if err != nil {
+			return err
+		}
+		if st, err = s.Sync(ctx, targets); err != nil {
+			return err
+		}
 	}
 	for k, s := range st {
 		t := &fleet[idx[k]]
