@@ -57,7 +57,13 @@ var errShort = errors.New("short file")
 // and the version-valid-for number (92-95).
 func dbMarkers(path string) string {
 	var h [100]byte
-	if err := readHeader(path, h[:]); err != nil {
+	err := readHeader(path, h[:])
+	return headerMarkers(h, err)
+}
+
+// headerMarkers are dbMarkers from a header read with err.
+func headerMarkers(h [100]byte, err error) string {
+	if err != nil {
 		if err == errShort {
 			return "noheader"
 		}

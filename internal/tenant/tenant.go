@@ -91,7 +91,7 @@ func Each(ctx context.Context, src config.Tenants, size int, fn func([]Tenant) e
 		}
 		return nil
 	default:
-		return eachDir(ctx, src.Dir, size, emit)
+		return eachDir(ctx, src.Dir, size, fn) // it stats each file itself
 	}
 }
 
@@ -104,6 +104,8 @@ func eachDir(ctx context.Context, dir string, size int, fn func([]Tenant) error)
 		return fmt.Errorf("tenants.dir %s: %w", dir, err)
 	}
 	defer f.Close()
+	dirfd := openDir(dir)
+	defer closeDir(dirfd)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -118,6 +120,10 @@ func eachDir(ctx context.Context, dir string, size int, fn func([]Tenant) error)
 			ts = append(ts, Tenant{ID: strings.TrimSuffix(name, ".db"), Path: filepath.Join(dir, name)})
 		}
 		if len(ts) > 0 {
+			lanes(ts, func(t *Tenant) {
+				fs := statDirFile(dirfd, dir, t.ID+".db")
+				t.Size, t.ModTime, t.Fingerprint, t.Missing = fs.Size, fs.ModTime, fs.Fingerprint, fs.Missing
+			})
 			if err := fn(ts); err != nil {
 				return err
 			}
@@ -225,17 +231,20 @@ func catalogTenants(res *sqlite.Result, first int, base string, remote config.Re
 	return ts, nil
 }
 
-// statAll stats a page of tenants, a few at a time: each is a handful of
-// system calls that wait on the filesystem, not on the CPU.
-func statAll(page []Tenant) {
-	const lanes = 4
+// statAll stats a page of tenants (see lanes).
+func statAll(page []Tenant) { lanes(page, stat) }
+
+// lanes runs f on every tenant of a page, a few at a time: each is a
+// handful of system calls that wait on the filesystem, not on the CPU.
+func lanes(page []Tenant, f func(*Tenant)) {
+	const n = 4
 	var wg sync.WaitGroup
-	for l := 0; l < lanes; l++ {
+	for l := 0; l < n; l++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := l; i < len(page); i += lanes {
-				stat(&page[i])
+			for i := l; i < len(page); i += n {
+				f(&page[i])
 			}
 		}()
 	}

@@ -67,3 +67,44 @@ func TestMissingDirSaysWhatToDo(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A folder's tenants are stat'd relative to the folder; the result must be
+// exactly StatFile's, or every tenant would look changed (or, worse, a
+// changed one unchanged): databases with and without a -wal, a file too
+// short for a header, one that is not SQLite, an empty -wal, a symlink to
+// a database, a symlink to nothing, a folder named like a database.
+func TestFolderListingFingerprintsAsStatFile(t *testing.T) {
+	dir := t.TempDir()
+	header := append([]byte("SQLite format 3\x00"), make([]byte, 84)...)
+	header[27], header[31], header[95] = 7, 3, 9
+	wal := make([]byte, 32+24+512)
+	for i, b := range []byte{0x37, 0x7f, 0x06, 0x82, 0, 0x2d, 0xe2, 0x18, 0, 0, 2, 0} {
+		wal[i] = b
+	}
+	files := map[string][]byte{
+		"plain.db": header, "walled.db": header, "walled.db-wal": wal, "short.db": []byte("SQLite"),
+		"text.db": []byte(strings.Repeat("not a database ", 10)), "emptywal.db": header, "emptywal.db-wal": nil,
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Symlink(filepath.Join(dir, "plain.db"), filepath.Join(dir, "link.db"))
+	os.Symlink(filepath.Join(dir, "gone"), filepath.Join(dir, "dangling.db"))
+	os.Mkdir(filepath.Join(dir, "folder.db"), 0o755)
+	var got []Tenant
+	if err := Each(context.Background(), config.Tenants{Dir: dir}, 3, func(p []Tenant) error { got = append(got, p...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 7 {
+		t.Fatalf("listed %d tenants, want 7 (every *.db that is not a folder)", len(got))
+	}
+	for _, tn := range got {
+		want := StatFile(tn.Path)
+		have := FileState{Size: tn.Size, ModTime: tn.ModTime, Fingerprint: tn.Fingerprint, Missing: tn.Missing}
+		if !have.ModTime.Equal(want.ModTime) || have.Size != want.Size || have.Fingerprint != want.Fingerprint || have.Missing != want.Missing {
+			t.Errorf("%s: listed as %+v, StatFile says %+v", tn.ID, have, want)
+		}
+	}
+}
