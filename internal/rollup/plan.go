@@ -3,8 +3,6 @@ package rollup
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -155,8 +153,8 @@ func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, onPage f
 		Dir: cfg.Tenants.Replicas, Workers: cfg.Tenants.SyncWorkers, Timeout: cfg.Tenants.SyncTimeout.D(),
 		Key: replica.Secret(replicaKey(cfg)), Log: log,
 	}
-	cols := []string{"id", "path", "location", "size", "modified_at", "fingerprint", "missing", "kind", "replica_bytes", "last_sync_at", "sync_error", "stale"}
 	n, remote := 0, 0
+	var enc listingPage
 	// One Syncer for every page: its sync processes and HTTP client are
 	// made once, when the first remote tenant shows.
 	var syncer *replica.Syncer
@@ -179,41 +177,22 @@ func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, onPage f
 		if err := tenant.SyncWith(ctx, page, getSyncer); err != nil {
 			return err
 		}
-		rows := make([][]any, len(page))
-		// The page goes in as one JSON array bound once: binding twelve
-		// values per tenant cost a call into go-libsql each. Text travels
-		// as hex, so an id or path that is not valid UTF-8 (a file name
-		// can be any bytes) keeps every byte.
-		for i, t := range page {
-			var mod, missing, replicaBytes, synced any
-			if !t.ModTime.IsZero() {
-				mod = metrics.Format(t.ModTime)
-			}
-			if t.Missing {
-				missing = t.MissingReason()
-			}
-			kind, syncErr, stale := "local", "", false
+		for _, t := range page {
 			if t.Remote != nil {
-				kind, syncErr, stale = "remote", t.Remote.SyncErr, t.Remote.Stale
 				remote++
-				if !t.Missing {
-					replicaBytes = t.Size
-				}
-				if !t.Remote.SyncedAt.IsZero() {
-					synced = metrics.Format(t.Remote.SyncedAt)
-				}
 			}
-			rows[i] = []any{hexText(t.ID), hexText(t.Path), hexText(t.Location()), t.Size, hexText(mod), hexText(t.Fingerprint), hexText(missing), kind, replicaBytes, hexText(synced), hexText(syncErr), stale}
 		}
-		page1, err := json.Marshal(rows)
-		if err != nil {
-			return fmt.Errorf("listing: %w", err)
-		}
-		if _, err := conn.ExecContext(ctx, listingInsert, page1); err != nil {
-			if err := sqlite.Wrap(err); sqlite.IsFull(err) {
-				return diskFull("the temp folder", err)
+		for _, r := range []bool{false, true} {
+			text, asHex := enc.encode(page, r)
+			if text == "" {
+				continue
 			}
-			return fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
+			if _, err := conn.ExecContext(ctx, listingInsert(r, asHex), text); err != nil {
+				if err := sqlite.Wrap(err); sqlite.IsFull(err) {
+					return diskFull("the temp folder", err)
+				}
+				return fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
+			}
 		}
 		n += len(page)
 		if onPage != nil {
@@ -223,6 +202,10 @@ func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, onPage f
 	})
 	if err != nil {
 		return 0, err
+	}
+	cols := make([]string, len(listingCols))
+	for i, c := range listingCols {
+		cols[i] = c.name
 	}
 	list := strings.Join(cols, ", ")
 	if _, err := conn.ExecContext(ctx, "INSERT INTO "+tmpTenants+" ("+list+") SELECT "+list+" FROM temp.run_listing ORDER BY id"); err != nil {
@@ -256,25 +239,6 @@ func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, onPage f
 		log.Warn("could not delete a replica of an unlisted tenant", "err", err)
 	}
 	return n, nil
-}
-
-// listingInsert writes one page of the listing, bound as a JSON array of
-// rows in the order of listFleet's columns, text as hex (see hexText).
-const listingInsert = `INSERT INTO temp.run_listing (id, path, location, size, modified_at, fingerprint, missing, kind, replica_bytes, last_sync_at, sync_error, stale)
-	SELECT CAST(unhex(value->>0) AS TEXT), CAST(unhex(value->>1) AS TEXT), CAST(unhex(value->>2) AS TEXT), value->>3,
-	  CAST(unhex(value->>4) AS TEXT), CAST(unhex(value->>5) AS TEXT), CAST(unhex(value->>6) AS TEXT), value->>7,
-	  value->>8, CAST(unhex(value->>9) AS TEXT), CAST(unhex(value->>10) AS TEXT), value->>11
-	FROM json_each(?)`
-
-// hexText is a string (or nil) for listingInsert: its bytes in hex.
-func hexText(v any) any {
-	switch x := v.(type) {
-	case string:
-		return hex.EncodeToString([]byte(x))
-	case nil:
-		return nil
-	}
-	panic(fmt.Sprintf("hexText(%T)", v))
 }
 
 // stringsOf yields the first column of a query's rows, read as BLOBs:
