@@ -327,16 +327,14 @@ func planRun(ctx context.Context, conn *sql.Conn, queries []*query.Query, full b
 			return c, err
 		}
 	}
-	if err := exec(`UPDATE `+tmpTenants+` SET plan = CASE
+	// One pass sets plan and status (a tenant's status unless a failure
+	// says otherwise, see outcomes): a second pass rewrote every row again.
+	if err := exec(`UPDATE `+tmpTenants+` SET (plan, status) = (SELECT p, CASE p WHEN 'unchanged' THEN 'unchanged' ELSE 'ok' END FROM (SELECT CASE
 		WHEN missing IS NOT NULL THEN 'missing'
 		WHEN ?1 THEN 'read'
 		WHEN (SELECT count(*) FROM rollup_state s JOIN `+tmpQueries+` q ON q.name = s.query AND q.hash = s.sql_hash
 		      WHERE s.tenant_id = run_tenants.id AND s.fingerprint = run_tenants.fingerprint) = ?2 THEN 'unchanged'
-		ELSE 'read' END`, full, len(queries)); err != nil {
-		return c, err
-	}
-	// A tenant's status unless a failure says otherwise (see outcomes).
-	if err := exec(`UPDATE ` + tmpTenants + ` SET status = CASE plan WHEN 'unchanged' THEN 'unchanged' ELSE 'ok' END`); err != nil {
+		ELSE 'read' END AS p))`, full, len(queries)); err != nil {
 		return c, err
 	}
 	// The order of the inserts is the order a tenant's messages are joined in.
