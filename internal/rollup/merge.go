@@ -25,6 +25,7 @@ type merge struct {
 	staging    []stagingFile
 	bucketAt   time.Time
 	finishedAt time.Time
+	full       bool // a --full run
 	conn       *sql.Conn
 	log        *slog.Logger
 }
@@ -94,22 +95,36 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 			}
 			sum.Rows += n
 		}
+		// The tenants table: one row per tenant ever seen.
+		if _, err := exec(`INSERT INTO tenants (id, location, size_bytes, modified_at, first_seen, last_seen, last_ok_at, last_error)
+			  SELECT id, location, size, modified_at, ?1, ?1, CASE WHEN status = 'ok' THEN ?1 END, coalesce(error, '') FROM `+tmpTenants+` WHERE true
+			  ON CONFLICT (id) DO UPDATE SET location = excluded.location, size_bytes = excluded.size_bytes,
+			    modified_at = excluded.modified_at, last_seen = excluded.last_seen,
+			    last_ok_at = coalesce(excluded.last_ok_at, tenants.last_ok_at),
+			    last_error = excluded.last_error, removed_at = NULL`, now); err != nil {
+			return err
+		}
+		// A tenant the source no longer lists leaves every "now" figure
+		// (listed_tenants); its rows stay as history. Its state goes, so
+		// if it is listed again it is read afresh, not carried.
+		removed, err := exec(`UPDATE tenants SET removed_at = ? WHERE removed_at IS NULL AND id NOT IN (SELECT id FROM `+tmpTenants+`)`, now)
+		if err != nil {
+			return err
+		}
+		// Only a tenant this run marked removed can have state to delete:
+		// state is written only for listed tenants, and a removed tenant's
+		// goes in the run that marks it. Scanning every tenant's state to
+		// delete none was a fifth of a rerun's merge. A full run looks
+		// anyway.
+		if removed > 0 || m.full {
+			if _, err := exec(`DELETE FROM rollup_state WHERE tenant_id NOT IN (SELECT id FROM ` + tmpTenants + `)`); err != nil {
+				return err
+			}
+		}
 		steps := []struct {
 			sql  string
 			args []any
 		}{
-			// The tenants table: one row per tenant ever seen.
-			{`INSERT INTO tenants (id, location, size_bytes, modified_at, first_seen, last_seen, last_ok_at, last_error)
-			  SELECT id, location, size, modified_at, ?1, ?1, CASE WHEN status = 'ok' THEN ?1 END, coalesce(error, '') FROM ` + tmpTenants + ` WHERE true
-			  ON CONFLICT (id) DO UPDATE SET location = excluded.location, size_bytes = excluded.size_bytes,
-			    modified_at = excluded.modified_at, last_seen = excluded.last_seen,
-			    last_ok_at = coalesce(excluded.last_ok_at, tenants.last_ok_at),
-			    last_error = excluded.last_error, removed_at = NULL`, []any{now}},
-			// A tenant the source no longer lists leaves every "now" figure
-			// (listed_tenants); its rows stay as history. Its state goes, so
-			// if it is listed again it is read afresh, not carried.
-			{`UPDATE tenants SET removed_at = ? WHERE removed_at IS NULL AND id NOT IN (SELECT id FROM ` + tmpTenants + `)`, []any{now}},
-			{`DELETE FROM rollup_state WHERE tenant_id NOT IN (SELECT id FROM ` + tmpTenants + `)`, nil},
 			{"INSERT INTO tenant_errors (run_id, tenant_id, query, error) SELECT ?, tenant_id, query, error FROM " + tmpFailures + " ORDER BY tenant_id, rowid", []any{m.runID}},
 			{remoteStep, nil},
 			// runs.queries names the queries whose rollups this run refreshed.

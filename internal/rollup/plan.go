@@ -173,10 +173,7 @@ func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, onPage f
 		}
 		return syncer, nil
 	}
-	err := tenant.Each(ctx, cfg.Tenants, listPage, func(page []tenant.Tenant) error {
-		if err := tenant.SyncWith(ctx, page, getSyncer); err != nil {
-			return err
-		}
+	insert := func(page []tenant.Tenant) error {
 		for _, t := range page {
 			if t.Remote != nil {
 				remote++
@@ -199,7 +196,40 @@ func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, onPage f
 			onPage(n)
 		}
 		return nil
-	})
+	}
+	// The next page is listed (its files stat'd, its replicas synced)
+	// while this one goes into SQLite: one waits on system calls and the
+	// network, the other on the CPU, so on two cores they overlap. At most
+	// two pages are in hand.
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan []tenant.Tenant)
+	listed := make(chan error, 1)
+	go func() {
+		defer close(pages)
+		listed <- tenant.Each(lctx, cfg.Tenants, listPage, func(page []tenant.Tenant) error {
+			if err := tenant.SyncWith(lctx, page, getSyncer); err != nil {
+				return err
+			}
+			select {
+			case pages <- page:
+				return nil
+			case <-lctx.Done():
+				return lctx.Err()
+			}
+		})
+	}()
+	var err error
+	for page := range pages {
+		if err == nil {
+			if err = insert(page); err != nil {
+				cancel() // the listing stops at its next page
+			}
+		}
+	}
+	if lerr := <-listed; err == nil {
+		err = lerr
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -362,7 +362,7 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 	}
 	log.Debug("tenants read", "seconds", time.Since(phase).Seconds())
 	rec.update("merging", c.read, c.read)
-	m := &merge{log: log, conn: conn, runID: runID, queries: queries, broken: broken, counts: c, staging: staging, bucketAt: startedAt, finishedAt: time.Now()}
+	m := &merge{log: log, conn: conn, runID: runID, queries: queries, broken: broken, counts: c, staging: staging, bucketAt: startedAt, finishedAt: time.Now(), full: opt.Full}
 	if opt.Now != nil {
 		m.finishedAt = opt.Now()
 	}
