@@ -23,13 +23,14 @@ import (
 // listingCols are run_listing's columns in the order of a row; text says
 // which hold text, and local is the value of a column a local tenant's
 // row leaves out, as SQL (a local tenant's row is half as long, and each
-// value taken out of it costs).
+// value taken out of it costs; its location is its path, filled in when
+// the listing moves into run_tenants).
 var listingCols = []struct {
 	name  string
 	text  bool
 	local string
 }{
-	{"id", true, ""}, {"path", true, ""}, {"location", true, "<path>"}, {"size", false, ""},
+	{"id", true, ""}, {"path", true, ""}, {"location", true, "NULL"}, {"size", false, ""},
 	{"modified_at", true, ""}, {"fingerprint", true, ""}, {"missing", true, ""}, {"kind", true, "'local'"},
 	{"replica_bytes", false, "NULL"}, {"last_sync_at", true, "NULL"}, {"sync_error", true, "''"}, {"stale", false, "0"},
 }
@@ -39,7 +40,7 @@ var listingCols = []struct {
 func listingInsert(remote, asHex bool) string {
 	names := make([]string, len(listingCols))
 	vals := make([]string, len(listingCols))
-	n, path := 0, ""
+	n := 0
 	for i, c := range listingCols {
 		names[i] = c.name
 		if c.local != "" && !remote {
@@ -50,14 +51,6 @@ func listingInsert(remote, asHex bool) string {
 		n++
 		if c.text && asHex {
 			vals[i] = "CAST(unhex(" + vals[i] + ") AS TEXT)"
-		}
-		if c.name == "path" {
-			path = vals[i]
-		}
-	}
-	for i, v := range vals {
-		if v == "<path>" {
-			vals[i] = path
 		}
 	}
 	return "INSERT INTO temp.run_listing (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(vals, ", ") + " FROM json_each(jsonb(?))"

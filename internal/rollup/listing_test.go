@@ -103,10 +103,11 @@ func TestListingPageKeepsEveryByte(t *testing.T) {
 	}
 }
 
-// listingRows reads run_listing back, text as its bytes.
+// listingRows reads run_listing back, text as its bytes, as it moves
+// into run_tenants (a local tenant's location is its path).
 func listingRows(t *testing.T, conn *sql.Conn) [][]any {
 	t.Helper()
-	rows, err := conn.QueryContext(context.Background(), `SELECT CAST(id AS BLOB), CAST(path AS BLOB), CAST(location AS BLOB), size,
+	rows, err := conn.QueryContext(context.Background(), `SELECT CAST(id AS BLOB), CAST(path AS BLOB), CAST(coalesce(location, path) AS BLOB), size,
 		CAST(modified_at AS BLOB), CAST(fingerprint AS BLOB), CAST(missing AS BLOB), CAST(kind AS BLOB), replica_bytes,
 		CAST(last_sync_at AS BLOB), CAST(sync_error AS BLOB), stale, typeof(id) || typeof(sync_error) FROM temp.run_listing ORDER BY rowid`)
 	if err != nil {

@@ -67,7 +67,8 @@ var tempTables = []string{
 	// The listing lands here first, in the order the source gives it,
 	// and moves into run_tenants sorted: inserting a hundred thousand ids in
 	// directory order straight into a B-tree was most of a rerun's time.
-	"CREATE TEMP TABLE run_listing (id TEXT NOT NULL, path TEXT NOT NULL, location TEXT NOT NULL, size INTEGER NOT NULL, modified_at TEXT, fingerprint TEXT NOT NULL, missing TEXT, kind TEXT NOT NULL, replica_bytes INTEGER, last_sync_at TEXT, sync_error TEXT NOT NULL, stale INTEGER NOT NULL)",
+	// A local tenant's location is NULL here: its path.
+	"CREATE TEMP TABLE run_listing (id TEXT NOT NULL, path TEXT NOT NULL, location TEXT, size INTEGER NOT NULL, modified_at TEXT, fingerprint TEXT NOT NULL, missing TEXT, kind TEXT NOT NULL, replica_bytes INTEGER, last_sync_at TEXT, sync_error TEXT NOT NULL, stale INTEGER NOT NULL)",
 	"CREATE TEMP TABLE run_failures (tenant_id TEXT NOT NULL, query TEXT NOT NULL, error TEXT NOT NULL, lasting INTEGER NOT NULL, sess INTEGER)",
 	"CREATE INDEX temp.run_failures_tenant ON run_failures (tenant_id)",
 	"CREATE INDEX temp.run_failures_query ON run_failures (query, tenant_id)",
@@ -238,7 +239,8 @@ func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, onPage f
 		cols[i] = c.name
 	}
 	list := strings.Join(cols, ", ")
-	if _, err := conn.ExecContext(ctx, "INSERT INTO "+tmpTenants+" ("+list+") SELECT "+list+" FROM temp.run_listing ORDER BY id"); err != nil {
+	from := strings.Replace(list, "location", "coalesce(location, path)", 1)
+	if _, err := conn.ExecContext(ctx, "INSERT INTO "+tmpTenants+" ("+list+") SELECT "+from+" FROM temp.run_listing ORDER BY id"); err != nil {
 		var dup []byte
 		if conn.QueryRowContext(ctx, "SELECT CAST(id AS BLOB) FROM temp.run_listing GROUP BY id HAVING count(*) > 1 LIMIT 1").Scan(&dup) == nil {
 			return 0, tenant.DuplicateError(string(dup))
