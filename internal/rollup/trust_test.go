@@ -38,8 +38,17 @@ func TestDeletedAndRenamedTenantsLeaveNowFigures(t *testing.T) {
 		t.Fatalf("before: %v, want 3 tenants, 7 todos", got)
 	}
 
-	// c is deleted, b is renamed to d.
-	if err := os.Remove(filepath.Join(e.dir, "c.db")); err != nil {
+	// c is deleted (a copy kept, with its time), b is renamed to d.
+	cPath := filepath.Join(e.dir, "c.db")
+	cBytes, err := os.ReadFile(cPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cInfo, err := os.Stat(cPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(cPath); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(filepath.Join(e.dir, "b.db"), filepath.Join(e.dir, "d.db")); err != nil {
@@ -59,6 +68,10 @@ func TestDeletedAndRenamedTenantsLeaveNowFigures(t *testing.T) {
 		if got := e.rows(t, "SELECT id, removed_at FROM tenants WHERE removed_at IS NOT NULL ORDER BY id"); !reflect.DeepEqual(got, [][]any{{"b", "2026-05-31T10:00:00Z"}, {"c", "2026-05-31T10:00:00Z"}}) {
 			t.Fatalf("full=%v: removed %v, want b and c removed by the first run that missed them", full, got)
 		}
+		// The run that marks a tenant removed forgets its state.
+		if got := e.rows(t, "SELECT count(*) FROM rollup_state WHERE tenant_id IN ('b', 'c')"); got[0][0] != int64(0) {
+			t.Fatalf("full=%v: %v state rows left for removed tenants", full, got[0][0])
+		}
 	}
 	// History stays: day 1 still holds three tenants.
 	if got := e.rows(t, "SELECT count(*) FROM rollup_todo_counts WHERE bucket = '2026-05-30'"); got[0][0] != int64(3) {
@@ -73,14 +86,21 @@ func TestDeletedAndRenamedTenantsLeaveNowFigures(t *testing.T) {
 		t.Fatalf("Tenants = %+v, %v; want the two listed", listed, err)
 	}
 
-	// c comes back (a restore): listed again and read afresh, not carried.
-	todoTenant(t, e.dir, "c", 5)
+	// c comes back exactly as it was, time included (a restore): listed
+	// again and read afresh, not carried, though its fingerprint is the one
+	// it had.
+	if err := os.WriteFile(cPath, cBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(cPath, cInfo.ModTime(), cInfo.ModTime()); err != nil {
+		t.Fatal(err)
+	}
 	sum := e.run(t, Options{Now: at(day1.Add(48 * time.Hour))})
 	if sum.Read != 1 || sum.Unchanged != 2 {
 		t.Fatalf("restore run %+v: want c read, a and d unchanged", sum)
 	}
-	if got := e.rows(t, nowTodos); !reflect.DeepEqual(got, [][]any{{int64(3), int64(8)}}) {
-		t.Fatalf("after restore: %v, want 3 tenants, 8 todos", got)
+	if got := e.rows(t, nowTodos); !reflect.DeepEqual(got, [][]any{{int64(3), int64(7)}}) {
+		t.Fatalf("after restore: %v, want 3 tenants, 7 todos", got)
 	}
 	if got := e.rows(t, "SELECT count(*) FROM tenants WHERE id = 'c' AND removed_at IS NULL"); got[0][0] != int64(1) {
 		t.Fatal("a tenant listed again must have removed_at cleared")
