@@ -63,12 +63,15 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 		byQuery[f.Query] = append(byQuery[f.Query], f)
 	}
 	for _, q := range rep.Queries {
-		fs := byQuery[q.Name]
-		if len(fs) == 0 {
+		fs, n := byQuery[q.Name], rep.Counts[q.Name]
+		if n == 0 {
 			fmt.Fprintf(env.Stdout, "%s: all %s can run it\n", q.Name, human.Plural(int64(rep.Total), "tenant"))
 			continue
 		}
-		fmt.Fprintf(env.Stdout, "%s: %s of %s cannot run it:\n", q.Name, human.Count(int64(len(fs))), human.Plural(int64(rep.Total), "tenant"))
+		fmt.Fprintf(env.Stdout, "%s: %s of %s cannot run it:\n", q.Name, human.Count(int64(n)), human.Plural(int64(rep.Total), "tenant"))
+		if len(fs) < n {
+			fmt.Fprintf(env.Stdout, "  (grouped below from the %s kept for this report; all are in the check_findings table)\n", human.Count(int64(len(fs))))
+		}
 		for _, line := range errorGroups(fs, 10) {
 			fmt.Fprintln(env.Stdout, "  "+line)
 		}
@@ -85,7 +88,7 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 			fmt.Fprintf(env.Stdout, "%s reads the clock (%s), so every tenant is read once per %s: %s\n", q.Name, q.File, q.Grain, strings.Join(why, "; "))
 		}
 	}
-	if len(rep.Findings) > 0 {
+	if rep.FindingCount() > 0 {
 		fmt.Fprintln(env.Stdout, "These tenants are recorded as failed for those queries on every run until their schema or the query changes.")
 	}
 	if n := len(rep.Broken); n > 0 {

@@ -2,6 +2,8 @@ package rollup
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -23,11 +25,31 @@ type Finding struct {
 
 // CheckReport is what `attache check` found.
 type CheckReport struct {
-	Queries  []*query.Query // the queries that can run
-	Broken   []*QueryError  // the queries that cannot run at all
-	Findings []Finding      // tenants that cannot run a query
+	Queries []*query.Query // the queries that can run
+	Broken  []*QueryError  // the queries that cannot run at all
+	// Findings are tenants that cannot run a query: the first keepFindings
+	// found, sorted by query and tenant. Every finding is counted in Counts
+	// and saved in the metrics DB's check_findings.
+	Findings []Finding
+	Counts   map[string]int // findings per query, all of them
 	Total    int            // tenants in the fleet
 }
+
+// FindingCount is how many findings the check made, kept or not.
+func (r *CheckReport) FindingCount() int {
+	n := 0
+	for _, c := range r.Counts {
+		n += c
+	}
+	return n
+}
+
+// checkLimits bound what Check holds, whatever the fleet's size: the
+// tenants handed to one round of worker processes, and the findings kept
+// for the report.
+type checkLimits struct{ chunk, keep int }
+
+var defaultCheckLimits = checkLimits{chunk: 10000, keep: 10000}
 
 // Check compiles every query against every tenant (EXPLAIN: nothing is
 // computed or written) and returns the queries that cannot run at all
@@ -35,70 +57,154 @@ type CheckReport struct {
 // cannot run a query, for example because their schema lags. Findings
 // replace the previous check's in the metrics DB, where the fleet health
 // report reads them.
+//
+// The fleet is listed a page at a time and checked in chunks, so a million
+// tenants cost no more memory than a chunk of them; the progress total is
+// the tenants listed so far (the whole fleet, up to a chunk's size).
 func Check(ctx context.Context, cfg *config.Config, mdb *metrics.DB, queries []*query.Query, broken []*QueryError, progress func(int, int), log *slog.Logger) (*CheckReport, error) {
+	return check(ctx, cfg, mdb, queries, broken, progress, log, defaultCheckLimits)
+}
+
+func check(ctx context.Context, cfg *config.Config, mdb *metrics.DB, queries []*query.Query, broken []*QueryError, progress func(int, int), log *slog.Logger, lim checkLimits) (*CheckReport, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	fleet, err := tenant.List(ctx, cfg.Tenants)
-	if err != nil {
-		return nil, err
+	if progress == nil {
+		progress = func(int, int) {}
 	}
-	queries, refused, err := vet(ctx, queries, fleet)
-	if err != nil {
-		return nil, err
-	}
-	rep := &CheckReport{Queries: queries, Broken: append(append([]*QueryError{}, broken...), refused...), Total: len(fleet)}
-	sort.Slice(rep.Broken, func(i, j int) bool { return rep.Broken[i].Query < rep.Broken[j].Query })
-	var present []batchTenant
-	var findings []Finding
-	for _, t := range fleet {
-		if t.Missing {
-			for _, q := range queries {
-				findings = append(findings, Finding{Query: q.Name, Tenant: t.ID, Error: t.MissingReason()})
+	// Vetting reads as few tenants as it needs (usually one).
+	var listErr error
+	errEnough := errors.New("enough tenants")
+	present := func(yield func(string) bool) {
+		err := tenant.Each(ctx, cfg.Tenants, listPage, func(page []tenant.Tenant) error {
+			for _, t := range page {
+				if !t.Missing && !yield(t.Path) {
+					return errEnough
+				}
 			}
-			continue
-		}
-		present = append(present, batchTenant{ID: t.ID, Path: t.Path, Size: t.Size, Key: tenantKey(cfg, t)})
-	}
-	if len(present) > 0 && len(queries) > 0 {
-		f := newMemFeed(present)
-		if _, err := dispatch(ctx, cfg, queries, f, len(present), "", true, progress, log); err != nil {
-			return nil, err
-		}
-		for _, f := range f.final {
-			findings = append(findings, Finding{Query: f.Query, Tenant: f.Tenant, Error: f.Error})
+			return nil
+		})
+		if err != nil && !errors.Is(err, errEnough) {
+			listErr = err
 		}
 	}
-	sort.Slice(findings, func(i, j int) bool {
-		if findings[i].Query != findings[j].Query {
-			return findings[i].Query < findings[j].Query
-		}
-		return findings[i].Tenant < findings[j].Tenant
-	})
-	rep.Findings = findings
+	queries, refused, err := vetPaths(ctx, queries, present)
+	if err == nil {
+		err = listErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep := &CheckReport{Queries: queries, Broken: append(append([]*QueryError{}, broken...), refused...), Counts: map[string]int{}}
+	sort.Slice(rep.Broken, func(i, j int) bool { return rep.Broken[i].Query < rep.Broken[j].Query })
+
+	// Every finding goes to a temp table of the metrics connection, which
+	// replaces check_findings at the end in one transaction.
+	var conn *sql.Conn
 	if mdb != nil {
-		if err := saveFindings(ctx, mdb, findings); err != nil {
+		if conn, err = mdb.W.Conn(ctx); err != nil {
+			return nil, fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
+		}
+		defer conn.Close()
+		conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp.check_found")
+		if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE check_found (tenant_id TEXT NOT NULL, query TEXT NOT NULL, error TEXT NOT NULL)"); err != nil {
+			return nil, fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS temp.check_found")
+	}
+	found := func(fs []Finding) error {
+		for _, f := range fs {
+			rep.Counts[f.Query]++
+			if len(rep.Findings) < lim.keep {
+				rep.Findings = append(rep.Findings, f)
+			}
+		}
+		if conn == nil || len(fs) == 0 {
+			return nil
+		}
+		rows := make([][]any, len(fs))
+		for i, f := range fs {
+			rows[i] = []any{f.Tenant, f.Query, f.Error}
+		}
+		if err := metrics.InsertMany(ctx, conn, "temp.check_found", []string{"tenant_id", "query", "error"}, rows); err != nil {
+			return fmt.Errorf("save check findings: %w", err)
+		}
+		return nil
+	}
+
+	var chunk []batchTenant
+	done := 0
+	flush := func() error {
+		if len(chunk) == 0 || len(queries) == 0 {
+			done += len(chunk)
+			chunk = chunk[:0]
+			return nil
+		}
+		f := newMemFeed(chunk)
+		before, total := done, rep.Total
+		if _, err := dispatch(ctx, cfg, queries, f, len(chunk), "", true, func(d, _ int) { progress(before+d, total) }, log); err != nil {
+			return err
+		}
+		fs := make([]Finding, len(f.final))
+		for i, x := range f.final {
+			fs[i] = Finding{Query: x.Query, Tenant: x.Tenant, Error: x.Error}
+		}
+		done += len(chunk)
+		chunk = nil // the feed holds the old one
+		return found(fs)
+	}
+	err = tenant.Each(ctx, cfg.Tenants, listPage, func(page []tenant.Tenant) error {
+		rep.Total += len(page)
+		var missing []Finding
+		for _, t := range page {
+			if t.Missing {
+				done++
+				for _, q := range queries {
+					missing = append(missing, Finding{Query: q.Name, Tenant: t.ID, Error: t.MissingReason()})
+				}
+				continue
+			}
+			chunk = append(chunk, batchTenant{ID: t.ID, Path: t.Path, Size: t.Size, Key: tenantKey(cfg, t)})
+		}
+		if err := found(missing); err != nil {
+			return err
+		}
+		if len(chunk) >= lim.chunk {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return nil, err
+	}
+	progress(rep.Total, rep.Total)
+	sort.Slice(rep.Findings, func(i, j int) bool {
+		if rep.Findings[i].Query != rep.Findings[j].Query {
+			return rep.Findings[i].Query < rep.Findings[j].Query
+		}
+		return rep.Findings[i].Tenant < rep.Findings[j].Tenant
+	})
+	if conn != nil {
+		if err := saveFindings(ctx, conn); err != nil {
 			return nil, err
 		}
 	}
 	return rep, nil
 }
 
-func saveFindings(ctx context.Context, mdb *metrics.DB, findings []Finding) error {
-	conn, err := mdb.W.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
-	}
-	defer conn.Close()
+// saveFindings replaces check_findings with what check_found holds.
+func saveFindings(ctx context.Context, conn *sql.Conn) error {
 	now := metrics.Format(time.Now())
 	return metrics.InTx(ctx, conn, func() error {
 		if _, err := conn.ExecContext(ctx, "DELETE FROM check_findings"); err != nil {
 			return fmt.Errorf("save check findings: %w", sqlite.Wrap(err))
 		}
-		rows := make([][]any, len(findings))
-		for i, f := range findings {
-			rows[i] = []any{now, f.Tenant, f.Query, f.Error}
+		if _, err := conn.ExecContext(ctx, "INSERT INTO check_findings (checked_at, tenant_id, query, error) SELECT ?, tenant_id, query, error FROM temp.check_found ORDER BY query, tenant_id", now); err != nil {
+			return fmt.Errorf("save check findings: %w", sqlite.Wrap(err))
 		}
-		return metrics.InsertMany(ctx, conn, "check_findings", []string{"checked_at", "tenant_id", "query", "error"}, rows)
+		return nil
 	})
 }

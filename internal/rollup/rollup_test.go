@@ -471,6 +471,47 @@ func TestCheckFindsSchemaLag(t *testing.T) {
 	}
 }
 
+// A fleet checked in chunks (as a large one is) finds what one chunk
+// finds: every finding counted and saved, at most keep of them held.
+func TestCheckInChunksFindsTheSame(t *testing.T) {
+	e := setup(t, map[string]string{"due": "SELECT due FROM tenant.todos", "titles": "SELECT count(title) AS n FROM tenant.todos"})
+	for i := 0; i < 4; i++ {
+		todoTenant(t, e.dir, fmt.Sprintf("new%d", i), 1)
+	}
+	for i := 0; i < 5; i++ {
+		makeTenant(t, filepath.Join(e.dir, fmt.Sprintf("old%d.db", i)), "CREATE TABLE tenant.todos (id INTEGER PRIMARY KEY, title TEXT)")
+	}
+	makeTenant(t, filepath.Join(e.dir, "bare.db"), "CREATE TABLE tenant.other (x)")
+	qs, err := SelectQueries(e.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := func() [][]any { return e.rows(t, "SELECT tenant_id, query, error FROM check_findings ORDER BY query, tenant_id") }
+	whole, err := check(t.Context(), e.cfg, e.mdb, qs, nil, nil, nil, checkLimits{chunk: 100, keep: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wholeSaved := saved()
+	var steps []int
+	chunked, err := check(t.Context(), e.cfg, e.mdb, qs, nil, func(done, total int) { steps = append(steps, done) }, nil, checkLimits{chunk: 3, keep: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// due: the five old tenants and bare; titles: bare.
+	if want := map[string]int{"due": 6, "titles": 1}; !reflect.DeepEqual(whole.Counts, want) || !reflect.DeepEqual(chunked.Counts, want) {
+		t.Fatalf("counts: whole %v, chunked %v, want %v", whole.Counts, chunked.Counts, want)
+	}
+	if whole.Total != 10 || chunked.Total != 10 || len(whole.Findings) != 7 || len(chunked.Findings) != 4 || chunked.FindingCount() != 7 {
+		t.Fatalf("whole %d tenants %d findings; chunked %d tenants %d findings (%d counted)", whole.Total, len(whole.Findings), chunked.Total, len(chunked.Findings), chunked.FindingCount())
+	}
+	if got := saved(); len(got) != 7 || !reflect.DeepEqual(got, wholeSaved) {
+		t.Fatalf("check_findings after the chunked check = %v, want %v", got, wholeSaved)
+	}
+	if len(steps) == 0 || steps[len(steps)-1] != 10 {
+		t.Fatalf("progress %v, want it to end at 10", steps)
+	}
+}
+
 func TestAdhoc(t *testing.T) {
 	e := setup(t, nil)
 	for i := 0; i < 13; i++ {
