@@ -486,7 +486,9 @@ func TestCheckInChunksFindsTheSame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	saved := func() [][]any { return e.rows(t, "SELECT tenant_id, query, error FROM check_findings ORDER BY query, tenant_id") }
+	saved := func() [][]any {
+		return e.rows(t, "SELECT tenant_id, query, error FROM check_findings ORDER BY query, tenant_id")
+	}
 	whole, err := check(t.Context(), e.cfg, e.mdb, qs, nil, nil, nil, checkLimits{chunk: 100, keep: 100})
 	if err != nil {
 		t.Fatal(err)
