@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 	"time"
 
@@ -52,36 +53,43 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 			return nil, err
 		}
 	}
-	fleet, err := tenant.List(ctx, cfg.Tenants)
-	if err != nil {
-		return nil, err
-	}
+	// The fleet is listed a page at a time as the batches need it (a query
+	// over every tenant usually stops at its row limit after a few
+	// batches), or searched once for the tenants named.
+	var src *adhocSource
 	if len(tenantIDs) > 0 {
-		byID := map[string]tenant.Tenant{}
-		for _, t := range fleet {
-			byID[t.ID] = t
+		picked, err := pickTenants(ctx, cfg, tenantIDs)
+		if err != nil {
+			return nil, err
 		}
-		var picked []tenant.Tenant
-		for _, id := range tenantIDs {
-			t, ok := byID[id]
-			if !ok {
-				return nil, fmt.Errorf("no tenant %q in the fleet (see `attache tenants`)", id)
-			}
-			picked = append(picked, t)
-		}
-		fleet = picked
+		src = sliceSource(picked)
+	} else {
+		src = fleetSource(ctx, cfg)
 	}
+	defer src.stop()
 	// The same check as a run's: every table it reads is the tenant's own.
-	_, refused, err := vet(ctx, []*query.Query{{Name: "adhoc", File: "query", SQL: single, Line: 1}}, fleet)
+	vetSrc := src
+	if len(tenantIDs) == 0 {
+		vetSrc = fleetSource(ctx, cfg)
+		defer vetSrc.stop()
+	}
+	_, refused, err := vetPaths(ctx, []*query.Query{{Name: "adhoc", File: "query", SQL: single, Line: 1}}, vetSrc.paths(len(tenantIDs) > 0))
+	if err == nil {
+		err = vetSrc.err
+	}
 	if err != nil {
 		return nil, err
 	}
 	if len(refused) > 0 {
 		return nil, refused[0]
 	}
-	res := &AdhocResult{Tenants: len(fleet), maxBytes: sb.MaxBytes}
-	fleet, res.Errors = withoutMissing(fleet)
+	res := &AdhocResult{maxBytes: sb.MaxBytes}
 	deadline := time.Now().Add(sb.Timeout)
+	// asked is the tenants asked so far: read, failed or missing.
+	asked := 0
+	partial := func() string {
+		return fmt.Sprintf("stopped after query_timeout (%s) with %d tenants read", sb.Timeout, asked)
+	}
 	run := func(ts []tenant.Tenant, want int) (*sandboxAnswer, error) {
 		attach := make([]sandbox.Attach, len(ts))
 		args := make([]any, len(ts))
@@ -98,39 +106,55 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 		}
 		return &sandboxAnswer{cols: r.Columns, rows: r.Rows, truncated: r.Truncated, capped: r.Capped}, nil
 	}
-	for i := 0; i < len(fleet); i += cfg.BatchSize {
+	finish := func() (*AdhocResult, error) {
+		res.Tenants = asked
+		res.Errors = append(src.missing, res.Errors...)
+		if res.Columns == nil && len(res.Errors) > 0 && len(res.Errors) == res.Tenants {
+			return res, errors.New("the query failed on every tenant: " + res.Errors[0].Error)
+		}
+		return res, nil
+	}
+	for {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if time.Now().After(deadline) {
-			res.Truncated = true
-			res.Partial = fmt.Sprintf("stopped after query_timeout (%s) with %d of %d tenants read", sb.Timeout, i, len(fleet))
+		batch, more := src.batch(cfg.BatchSize)
+		if src.err != nil {
+			return nil, src.err
+		}
+		asked = src.missingN + src.taken - len(batch)
+		if len(batch) == 0 {
+			asked = src.missingN + src.taken
 			break
 		}
-		batch := fleet[i:min(i+cfg.BatchSize, len(fleet))]
-		more := i+len(batch) < len(fleet) // tenants left after this batch
+		if time.Now().After(deadline) {
+			res.Truncated = true
+			res.Partial = partial()
+			break
+		}
 		want := limit - len(res.Rows)
 		ans, err := run(batch, want)
 		if errors.Is(err, worker.ErrTimeout) {
 			// Out of time: no retries. Say so, with whatever came back.
-			if len(res.Rows) == 0 && len(res.Errors) == 0 {
+			if len(res.Rows) == 0 && len(res.Errors) == 0 && len(src.missing) == 0 {
 				return nil, err
 			}
 			res.Truncated = true
-			res.Partial = fmt.Sprintf("stopped after query_timeout (%s) with %d of %d tenants read", sb.Timeout, i, len(fleet))
-			return res, nil
+			res.Partial = partial()
+			return finish()
 		}
 		if err != nil {
 			// Isolate: run each tenant alone, keeping the good ones' rows,
 			// but never past the deadline.
-			for j, t := range batch {
+			for _, t := range batch {
 				if time.Now().After(deadline) {
 					res.Truncated = true
-					res.Partial = fmt.Sprintf("stopped after query_timeout (%s) with %d of %d tenants read", sb.Timeout, i+j, len(fleet))
-					return res, nil
+					res.Partial = partial()
+					return finish()
 				}
 				want := limit - len(res.Rows)
 				one, err := run([]tenant.Tenant{t}, want)
+				asked++
 				if err != nil {
 					msg := err.Error()
 					msg = strings.ReplaceAll(msg, "t0.", "tenant.")
@@ -139,19 +163,149 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 					continue
 				}
 				if res.add(one, limit, more) {
-					return res, nil
+					return finish()
 				}
 			}
 			continue
 		}
+		asked += len(batch)
 		if res.add(ans, limit, more) {
-			return res, nil
+			return finish()
 		}
 	}
-	if res.Columns == nil && len(res.Errors) > 0 && len(res.Errors) == len(fleet) {
-		return res, errors.New("the query failed on every tenant: " + res.Errors[0].Error)
+	return finish()
+}
+
+// adhocSource hands Adhoc its tenants a batch at a time, from pages of
+// the fleet's listing or from the tenants named; the missing ones become
+// errors as they come.
+type adhocSource struct {
+	next     func() ([]tenant.Tenant, bool)
+	stop     func()
+	err      error // the listing's, once it failed
+	buf      []tenant.Tenant
+	done     bool
+	taken    int // present tenants handed out
+	missing  []metrics.TenantError
+	missingN int
+}
+
+// errEnoughTenants ends a listing its reader has had enough of.
+var errEnoughTenants = errors.New("enough tenants")
+
+func fleetSource(ctx context.Context, cfg *config.Config) *adhocSource {
+	s := &adhocSource{}
+	next, stop := iter.Pull(func(yield func([]tenant.Tenant) bool) {
+		err := tenant.Each(ctx, cfg.Tenants, listPage, func(page []tenant.Tenant) error {
+			if !yield(page) {
+				return errEnoughTenants
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errEnoughTenants) {
+			s.err = err
+		}
+	})
+	s.next, s.stop = next, stop
+	return s
+}
+
+func sliceSource(ts []tenant.Tenant) *adhocSource {
+	s := &adhocSource{stop: func() {}}
+	s.next = func() ([]tenant.Tenant, bool) {
+		if ts == nil {
+			return nil, false
+		}
+		page := ts
+		ts = nil
+		return page, true
 	}
-	return res, nil
+	return s
+}
+
+// fill pulls pages until n present tenants are in hand or the fleet ends.
+func (s *adhocSource) fill(n int) {
+	for len(s.buf) < n && !s.done {
+		page, ok := s.next()
+		if !ok {
+			s.done = true
+			return
+		}
+		present, missing := withoutMissing(page)
+		s.buf = append(s.buf, present...)
+		s.missing = append(s.missing, missing...)
+		s.missingN += len(missing)
+	}
+}
+
+// batch returns the next n present tenants or fewer, and whether any are
+// left after them.
+func (s *adhocSource) batch(n int) ([]tenant.Tenant, bool) {
+	s.fill(n + 1)
+	k := min(n, len(s.buf))
+	b := s.buf[:k:k]
+	s.buf = s.buf[k:]
+	s.taken += k
+	return b, len(s.buf) > 0
+}
+
+// paths yields the present tenants' files for vetting; all of a slice
+// source's (whole, false) without using up its batches.
+func (s *adhocSource) paths(whole bool) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		if whole {
+			page, _ := s.next()
+			s.buf = nil
+			present, missing := withoutMissing(page)
+			s.missing, s.missingN = missing, len(missing)
+			s.buf, s.done = present, true
+			for _, t := range present {
+				if !yield(t.Path) {
+					return
+				}
+			}
+			return
+		}
+		for {
+			s.fill(len(s.buf) + 1)
+			if len(s.buf) == 0 {
+				return
+			}
+			t := s.buf[0]
+			s.buf = s.buf[1:]
+			if !yield(t.Path) {
+				return
+			}
+		}
+	}
+}
+
+// pickTenants lists the fleet once for the tenants named, in the order
+// named; a name the fleet does not have is an error.
+func pickTenants(ctx context.Context, cfg *config.Config, ids []string) ([]tenant.Tenant, error) {
+	want := map[string][]int{}
+	for i, id := range ids {
+		want[id] = append(want[id], i)
+	}
+	picked := make([]tenant.Tenant, len(ids))
+	found := make([]bool, len(ids))
+	err := tenant.Each(ctx, cfg.Tenants, listPage, func(page []tenant.Tenant) error {
+		for _, t := range page {
+			for _, i := range want[t.ID] {
+				picked[i], found[i] = t, true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, ok := range found {
+		if !ok {
+			return nil, fmt.Errorf("no tenant %q in the fleet (see `attache tenants`)", ids[i])
+		}
+	}
+	return picked, nil
 }
 
 type sandboxAnswer struct {

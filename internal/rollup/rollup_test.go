@@ -413,6 +413,28 @@ func TestCatalogSource(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(filepath.Dir(catalog), "missing.db")); err == nil {
 		t.Fatal("a missing tenant file was created")
 	}
+
+	// The query page over the same fleet: the missing tenant is an error,
+	// counted among the tenants asked; named tenants come in the order named.
+	sb := sandbox.NewRunner(1, 10*time.Second, time.Second)
+	defer sb.Close()
+	res, err := Adhoc(t.Context(), e.cfg, sb, "SELECT count(*) AS n FROM tenant.todos", nil, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Tenants != 3 || len(res.Rows) != 2 || len(res.Errors) != 1 || res.Errors[0].TenantID != "gone" || res.Truncated {
+		t.Fatalf("adhoc over the catalog: %d tenants, rows %v, errors %+v, truncated %v", res.Tenants, res.Rows, res.Errors, res.Truncated)
+	}
+	res, err = Adhoc(t.Context(), e.cfg, sb, "SELECT count(*) AS n FROM tenant.todos", []string{"org two", "gone", "org one"}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := [][]any{{"org two", int64(4)}, {"org one", int64(2)}}; res.Tenants != 3 || !reflect.DeepEqual(res.Rows, want) || len(res.Errors) != 1 {
+		t.Fatalf("adhoc over named tenants: %d tenants, rows %v (want %v), errors %+v", res.Tenants, res.Rows, want, res.Errors)
+	}
+	if _, err := Adhoc(t.Context(), e.cfg, sb, "SELECT 1 AS x FROM tenant.todos", []string{"nobody"}, 10); err == nil || !strings.Contains(err.Error(), `no tenant "nobody"`) {
+		t.Fatalf("adhoc on an unknown tenant: err = %v", err)
+	}
 }
 
 func TestSecondRunIsRefused(t *testing.T) {
