@@ -56,39 +56,44 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 	// The fleet is listed a page at a time as the batches need it (a query
 	// over every tenant usually stops at its row limit after a few
 	// batches), or searched once for the tenants named.
-	var src *adhocSource
+	adhoc := []*query.Query{{Name: "adhoc", File: "query", SQL: single, Line: 1}}
+	var src *tenantSource
+	var refused []*QueryError
 	if len(tenantIDs) > 0 {
 		picked, err := pickTenants(ctx, cfg, tenantIDs)
 		if err != nil {
 			return nil, err
 		}
 		src = sliceSource(picked)
+		// The same check as a run's: every table it reads is the tenant's own.
+		_, refused, err = vet(ctx, adhoc, picked)
+		if err != nil {
+			return nil, err
+		}
 	} else {
 		src = fleetSource(ctx, cfg)
+		vetSrc := fleetSource(ctx, cfg)
+		defer vetSrc.stop()
+		_, refused, err = vetPaths(ctx, adhoc, vetSrc.paths())
+		if err == nil {
+			err = vetSrc.err
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	defer src.stop()
-	// The same check as a run's: every table it reads is the tenant's own.
-	vetSrc := src
-	if len(tenantIDs) == 0 {
-		vetSrc = fleetSource(ctx, cfg)
-		defer vetSrc.stop()
-	}
-	_, refused, err := vetPaths(ctx, []*query.Query{{Name: "adhoc", File: "query", SQL: single, Line: 1}}, vetSrc.paths(len(tenantIDs) > 0))
-	if err == nil {
-		err = vetSrc.err
-	}
-	if err != nil {
-		return nil, err
-	}
 	if len(refused) > 0 {
 		return nil, refused[0]
 	}
 	res := &AdhocResult{maxBytes: sb.MaxBytes}
 	deadline := time.Now().Add(sb.Timeout)
-	// asked is the tenants asked so far: read, failed or missing.
-	asked := 0
+	// read is the present tenants asked so far; with the missing ones they
+	// are the tenants asked.
+	read := 0
+	asked := func() int { return len(src.missing) + read }
 	partial := func() string {
-		return fmt.Sprintf("stopped after query_timeout (%s) with %d tenants read", sb.Timeout, asked)
+		return fmt.Sprintf("stopped after query_timeout (%s) with %d tenants read", sb.Timeout, asked())
 	}
 	run := func(ts []tenant.Tenant, want int) (*sandboxAnswer, error) {
 		attach := make([]sandbox.Attach, len(ts))
@@ -107,7 +112,7 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 		return &sandboxAnswer{cols: r.Columns, rows: r.Rows, truncated: r.Truncated, capped: r.Capped}, nil
 	}
 	finish := func() (*AdhocResult, error) {
-		res.Tenants = asked
+		res.Tenants = asked()
 		res.Errors = append(src.missing, res.Errors...)
 		if res.Columns == nil && len(res.Errors) > 0 && len(res.Errors) == res.Tenants {
 			return res, errors.New("the query failed on every tenant: " + res.Errors[0].Error)
@@ -122,9 +127,7 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 		if src.err != nil {
 			return nil, src.err
 		}
-		asked = src.missingN + src.taken - len(batch)
 		if len(batch) == 0 {
-			asked = src.missingN + src.taken
 			break
 		}
 		if time.Now().After(deadline) {
@@ -154,7 +157,7 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 				}
 				want := limit - len(res.Rows)
 				one, err := run([]tenant.Tenant{t}, want)
-				asked++
+				read++
 				if err != nil {
 					msg := err.Error()
 					msg = strings.ReplaceAll(msg, "t0.", "tenant.")
@@ -168,7 +171,7 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 			}
 			continue
 		}
-		asked += len(batch)
+		read += len(batch)
 		if res.add(ans, limit, more) {
 			return finish()
 		}
@@ -176,25 +179,24 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 	return finish()
 }
 
-// adhocSource hands Adhoc its tenants a batch at a time, from pages of
-// the fleet's listing or from the tenants named; the missing ones become
-// errors as they come.
-type adhocSource struct {
-	next     func() ([]tenant.Tenant, bool)
-	stop     func()
-	err      error // the listing's, once it failed
-	buf      []tenant.Tenant
-	done     bool
-	taken    int // present tenants handed out
-	missing  []metrics.TenantError
-	missingN int
+// tenantSource hands out tenants a batch at a time, from pages of the
+// fleet's listing pulled as they are needed, or from a slice (the tenants
+// named); the missing ones become errors as they come. Adhoc reads
+// through one, and Adhoc and Check vet queries through another.
+type tenantSource struct {
+	next    func() ([]tenant.Tenant, bool)
+	stop    func()
+	err     error // the listing's, once it failed
+	buf     []tenant.Tenant
+	done    bool
+	missing []metrics.TenantError
 }
 
 // errEnoughTenants ends a listing its reader has had enough of.
 var errEnoughTenants = errors.New("enough tenants")
 
-func fleetSource(ctx context.Context, cfg *config.Config) *adhocSource {
-	s := &adhocSource{}
+func fleetSource(ctx context.Context, cfg *config.Config) *tenantSource {
+	s := &tenantSource{}
 	next, stop := iter.Pull(func(yield func([]tenant.Tenant) bool) {
 		err := tenant.Each(ctx, cfg.Tenants, listPage, func(page []tenant.Tenant) error {
 			if !yield(page) {
@@ -210,8 +212,8 @@ func fleetSource(ctx context.Context, cfg *config.Config) *adhocSource {
 	return s
 }
 
-func sliceSource(ts []tenant.Tenant) *adhocSource {
-	s := &adhocSource{stop: func() {}}
+func sliceSource(ts []tenant.Tenant) *tenantSource {
+	s := &tenantSource{stop: func() {}}
 	s.next = func() ([]tenant.Tenant, bool) {
 		if ts == nil {
 			return nil, false
@@ -224,7 +226,7 @@ func sliceSource(ts []tenant.Tenant) *adhocSource {
 }
 
 // fill pulls pages until n present tenants are in hand or the fleet ends.
-func (s *adhocSource) fill(n int) {
+func (s *tenantSource) fill(n int) {
 	for len(s.buf) < n && !s.done {
 		page, ok := s.next()
 		if !ok {
@@ -234,38 +236,22 @@ func (s *adhocSource) fill(n int) {
 		present, missing := withoutMissing(page)
 		s.buf = append(s.buf, present...)
 		s.missing = append(s.missing, missing...)
-		s.missingN += len(missing)
 	}
 }
 
 // batch returns the next n present tenants or fewer, and whether any are
 // left after them.
-func (s *adhocSource) batch(n int) ([]tenant.Tenant, bool) {
+func (s *tenantSource) batch(n int) ([]tenant.Tenant, bool) {
 	s.fill(n + 1)
 	k := min(n, len(s.buf))
 	b := s.buf[:k:k]
 	s.buf = s.buf[k:]
-	s.taken += k
 	return b, len(s.buf) > 0
 }
 
-// paths yields the present tenants' files for vetting; all of a slice
-// source's (whole, false) without using up its batches.
-func (s *adhocSource) paths(whole bool) iter.Seq[string] {
+// paths yields the present tenants' files, for vetting.
+func (s *tenantSource) paths() iter.Seq[string] {
 	return func(yield func(string) bool) {
-		if whole {
-			page, _ := s.next()
-			s.buf = nil
-			present, missing := withoutMissing(page)
-			s.missing, s.missingN = missing, len(missing)
-			s.buf, s.done = present, true
-			for _, t := range present {
-				if !yield(t.Path) {
-					return
-				}
-			}
-			return
-		}
 		for {
 			s.fill(len(s.buf) + 1)
 			if len(s.buf) == 0 {

@@ -3,7 +3,6 @@ package rollup
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -73,24 +72,11 @@ func check(ctx context.Context, cfg *config.Config, mdb *metrics.DB, queries []*
 		progress = func(int, int) {}
 	}
 	// Vetting reads as few tenants as it needs (usually one).
-	var listErr error
-	errEnough := errors.New("enough tenants")
-	present := func(yield func(string) bool) {
-		err := tenant.Each(ctx, cfg.Tenants, listPage, func(page []tenant.Tenant) error {
-			for _, t := range page {
-				if !t.Missing && !yield(t.Path) {
-					return errEnough
-				}
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, errEnough) {
-			listErr = err
-		}
-	}
-	queries, refused, err := vetPaths(ctx, queries, present)
+	vetSrc := fleetSource(ctx, cfg)
+	defer vetSrc.stop()
+	queries, refused, err := vetPaths(ctx, queries, vetSrc.paths())
 	if err == nil {
-		err = listErr
+		err = vetSrc.err
 	}
 	if err != nil {
 		return nil, err
