@@ -18,8 +18,7 @@ import (
 	"sync"
 	"time"
 
-	// go-libsql registers the "libsql" database/sql driver.
-	_ "github.com/tursodatabase/go-libsql"
+	"github.com/attache/attache/internal/sqlite"
 )
 
 // Options says what fleet to write. Zero values take the defaults.
@@ -72,7 +71,7 @@ func Generate(ctx context.Context, opt Options, progress Progress) (Summary, err
 		}
 	}
 
-	db, err := sql.Open("libsql", ":memory:")
+	db, err := sqlite.Open(":memory:", sqlite.Options{})
 	if err != nil {
 		return Summary{}, fmt.Errorf("demo: open scratch database: %w", err)
 	}

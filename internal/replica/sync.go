@@ -19,6 +19,7 @@ import (
 	libsql "github.com/tursodatabase/go-libsql"
 	"golang.org/x/sys/unix"
 
+	"github.com/attache/attache/internal/sqlite"
 	"github.com/attache/attache/internal/worker"
 )
 
@@ -314,6 +315,9 @@ func syncReplica(r *request) *response {
 	}
 	if r.Key != "" {
 		opts = append(opts, libsql.WithEncryption(r.Key))
+	}
+	if err := sqlite.Setup(); err != nil {
+		return &response{Err: "replica: " + err.Error()}
 	}
 	// NewEmbeddedReplicaConnector syncs once while opening.
 	c, err := libsql.NewEmbeddedReplicaConnector(r.Path, primaryURL(r.URL), opts...)

@@ -29,6 +29,9 @@ type Options struct {
 
 // Open opens the database file at path (created if missing) with opt.
 func Open(path string, opt Options) (*sql.DB, error) {
+	if err := Setup(); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	dsn := path
 	if !strings.HasPrefix(path, ":memory:") {
 		abs, err := filepath.Abs(path)

@@ -97,3 +97,17 @@ func TestErrorKeepsCodeAndChain(t *testing.T) {
 		t.Fatal("IsFull must know SQLITE_FULL and ENOSPC, and nothing else")
 	}
 }
+
+// TestClosingTwiceSparesTheNextConnection checks the workaround for
+// libSQL closing each connection twice (see Setup): a connection opened
+// between the two closes of another must keep working.
+func TestClosingTwiceSparesTheNextConnection(t *testing.T) {
+	if err := Setup(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		if err := closeTwice(); err != nil {
+			t.Fatalf("try %d: %v", i, err)
+		}
+	}
+}

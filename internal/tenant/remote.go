@@ -149,6 +149,9 @@ func fromRemoteCatalog(ctx context.Context, c config.Catalog, remote config.Remo
 	if token != "" {
 		dsn += "?" + url.Values{"authToken": {token}}.Encode()
 	}
+	if err := sqlite.Setup(); err != nil {
+		return nil, fmt.Errorf("tenants.catalog.db %s: %w", u, err)
+	}
 	db, err := sql.Open("libsql", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("tenants.catalog.db %s: %s", u, scrub(err.Error(), token))
