@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/attache/attache/internal/sqlite"
 )
 
 // testOptions is a fleet small enough for a unit test yet big enough to hold
@@ -42,7 +44,7 @@ type reader struct {
 
 func newReader(t *testing.T) *reader {
 	t.Helper()
-	db, err := sql.Open("libsql", ":memory:")
+	db, err := sqlite.Open(":memory:", sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

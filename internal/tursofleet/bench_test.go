@@ -23,6 +23,7 @@ import (
 	"github.com/attache/attache/internal/replica"
 	"github.com/attache/attache/internal/rollup"
 	"github.com/attache/attache/internal/sqldtest"
+	"github.com/attache/attache/internal/sqlite"
 )
 
 // BenchmarkRemoteFleet times, in one process run, against N remote tenants
@@ -295,6 +296,9 @@ func syncOnly(ctx context.Context, cfg *config.Config) error {
 }
 
 func catalogRows(ctx context.Context, cfg *config.Config) (ids, urls []string, err error) {
+	if err := sqlite.Setup(); err != nil {
+		return nil, nil, err
+	}
 	cat, err := sql.Open("libsql", "file:"+cfg.Tenants.Catalog.DB+"?mode=ro")
 	if err != nil {
 		return nil, nil, err
