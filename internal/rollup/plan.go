@@ -345,12 +345,17 @@ type counts struct {
 // It then records the failures known before anything is read: the lasting
 // errors of unchanged tenants (carried), the tenants that cannot be read
 // (missing) and the failed syncs of stale replicas.
-func planRun(ctx context.Context, conn *sql.Conn, queries []*query.Query, full bool, at time.Time) (counts, error) {
+func planRun(ctx context.Context, conn *sql.Conn, queries []*query.Query, full bool, at time.Time, log *slog.Logger) (counts, error) {
 	var c counts
 	exec := func(q string, args ...any) error {
-		_, err := conn.ExecContext(ctx, q, args...)
+		start := time.Now()
+		res, err := conn.ExecContext(ctx, q, args...)
 		if err != nil {
 			return fmt.Errorf("plan: %w", sqlite.Wrap(err))
+		}
+		if log.Enabled(ctx, slog.LevelDebug) {
+			n, _ := res.RowsAffected()
+			log.Debug("plan step", "ms", time.Since(start).Milliseconds(), "rows", n, "sql", shorten(q, 90))
 		}
 		return nil
 	}

@@ -330,7 +330,7 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 	}
 	log.Debug("queries vetted", "seconds", time.Since(phase).Seconds())
 	phase = time.Now()
-	c, err := planRun(ctx, conn, queries, opt.Full, startedAt)
+	c, err := planRun(ctx, conn, queries, opt.Full, startedAt, log)
 	if err != nil {
 		return nil, err
 	}
