@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	case naiveRole:
 		// As every attache process does: without it, about one child in
-		// 30 died of libSQL closing each connection twice (see sqlite.Setup).
+		// 40 died of libSQL closing each connection twice (see sqlite.Setup).
 		if os.Getenv("ATTACHE_BENCH_NO_SETUP") == "" {
 			if err := sqlite.Setup(); err != nil {
 				fmt.Fprintln(os.Stderr, err)

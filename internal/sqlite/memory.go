@@ -143,8 +143,8 @@ var setup struct {
 // opened a connection into that freed block in between, the second close
 // closes that live connection: its next statement fails with "bad
 // parameter or other API misuse", or the process dies of a segmentation
-// fault with no Go stack (1 in 60 runs of this repository's test suite
-// on 2 cores). Setup gives SQLite an allocator that holds back the last
+// fault with no Go stack (a CI run, and 1 in 60 local runs of the
+// engine's tests, on 2 cores). Setup gives SQLite an allocator that holds back the last
 // 1,024 freed connection-sized blocks (about 0.9 MB), so the second close
 // finds the closed connection it expects and returns, harmlessly.
 func Setup() error {
