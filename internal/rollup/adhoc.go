@@ -58,31 +58,21 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 	// batches), or searched once for the tenants named.
 	adhoc := []*query.Query{{Name: "adhoc", File: "query", SQL: single, Line: 1}}
 	var src *tenantSource
-	var refused []*QueryError
 	if len(tenantIDs) > 0 {
 		picked, err := pickTenants(ctx, cfg, tenantIDs)
 		if err != nil {
 			return nil, err
 		}
 		src = sliceSource(picked)
-		// The same check as a run's: every table it reads is the tenant's own.
-		_, refused, err = vet(ctx, adhoc, picked)
-		if err != nil {
-			return nil, err
-		}
 	} else {
 		src = fleetSource(ctx, cfg)
-		vetSrc := fleetSource(ctx, cfg)
-		defer vetSrc.stop()
-		_, refused, err = vetPaths(ctx, adhoc, vetSrc.paths())
-		if err == nil {
-			err = vetSrc.err
-		}
-		if err != nil {
-			return nil, err
-		}
 	}
 	defer src.stop()
+	// The same check as a run's: every table it reads is the tenant's own.
+	_, refused, err := src.vet(ctx, adhoc)
+	if err != nil {
+		return nil, err
+	}
 	if len(refused) > 0 {
 		return nil, refused[0]
 	}
@@ -181,8 +171,8 @@ func Adhoc(ctx context.Context, cfg *config.Config, sb *sandbox.Runner, sqlText 
 
 // tenantSource hands out tenants a batch at a time, from pages of the
 // fleet's listing pulled as they are needed, or from a slice (the tenants
-// named); the missing ones become errors as they come. Adhoc reads
-// through one, and Adhoc and Check vet queries through another.
+// named); the missing ones become errors as they come. Adhoc vets its
+// query and reads through one; Check vets through one.
 type tenantSource struct {
 	next    func() ([]tenant.Tenant, bool)
 	stop    func()
@@ -249,21 +239,22 @@ func (s *tenantSource) batch(n int) ([]tenant.Tenant, bool) {
 	return b, len(s.buf) > 0
 }
 
-// paths yields the present tenants' files, for vetting.
-func (s *tenantSource) paths() iter.Seq[string] {
-	return func(yield func(string) bool) {
-		for {
-			s.fill(len(s.buf) + 1)
-			if len(s.buf) == 0 {
-				return
-			}
-			t := s.buf[0]
-			s.buf = s.buf[1:]
-			if !yield(t.Path) {
+// vet is vetPaths over the source's present tenants. It reads them
+// without handing them out, so the batches that follow still get them:
+// the fleet is listed once.
+func (s *tenantSource) vet(ctx context.Context, queries []*query.Query) ([]*query.Query, []*QueryError, error) {
+	qs, refused, err := vetPaths(ctx, queries, func(yield func(string) bool) {
+		for i := 0; ; i++ {
+			s.fill(i + 1)
+			if i >= len(s.buf) || !yield(s.buf[i].Path) {
 				return
 			}
 		}
+	})
+	if err == nil {
+		err = s.err
 	}
+	return qs, refused, err
 }
 
 // pickTenants lists the fleet once for the tenants named, in the order

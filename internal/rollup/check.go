@@ -74,10 +74,7 @@ func check(ctx context.Context, cfg *config.Config, mdb *metrics.DB, queries []*
 	// Vetting reads as few tenants as it needs (usually one).
 	vetSrc := fleetSource(ctx, cfg)
 	defer vetSrc.stop()
-	queries, refused, err := vetPaths(ctx, queries, vetSrc.paths())
-	if err == nil {
-		err = vetSrc.err
-	}
+	queries, refused, err := vetSrc.vet(ctx, queries)
 	if err != nil {
 		return nil, err
 	}

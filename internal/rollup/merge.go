@@ -31,14 +31,20 @@ type merge struct {
 }
 
 func (m *merge) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	return execStep(ctx, m.conn, m.log, "merge step", q, args...)
+}
+
+// execStep runs one statement of a run's plan or merge and returns the
+// rows it changed; the debug log times each (ATTACHE_LOG=debug).
+func execStep(ctx context.Context, conn *sql.Conn, log *slog.Logger, step, q string, args ...any) (int64, error) {
 	start := time.Now()
-	res, err := m.conn.ExecContext(ctx, q, args...)
+	res, err := conn.ExecContext(ctx, q, args...)
 	if err != nil {
 		return 0, sqlite.Wrap(err)
 	}
 	n, _ := res.RowsAffected()
-	if m.log.Enabled(ctx, slog.LevelDebug) {
-		m.log.Debug("merge step", "ms", time.Since(start).Milliseconds(), "rows", n, "sql", shorten(q, 90))
+	if log.Enabled(ctx, slog.LevelDebug) {
+		log.Debug(step, "ms", time.Since(start).Milliseconds(), "rows", n, "sql", shorten(q, 90))
 	}
 	return n, nil
 }

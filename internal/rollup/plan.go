@@ -348,14 +348,8 @@ type counts struct {
 func planRun(ctx context.Context, conn *sql.Conn, queries []*query.Query, full bool, at time.Time, log *slog.Logger) (counts, error) {
 	var c counts
 	exec := func(q string, args ...any) error {
-		start := time.Now()
-		res, err := conn.ExecContext(ctx, q, args...)
-		if err != nil {
-			return fmt.Errorf("plan: %w", sqlite.Wrap(err))
-		}
-		if log.Enabled(ctx, slog.LevelDebug) {
-			n, _ := res.RowsAffected()
-			log.Debug("plan step", "ms", time.Since(start).Milliseconds(), "rows", n, "sql", shorten(q, 90))
+		if _, err := execStep(ctx, conn, log, "plan step", q, args...); err != nil {
+			return fmt.Errorf("plan: %w", err)
 		}
 		return nil
 	}

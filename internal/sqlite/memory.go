@@ -127,10 +127,12 @@ const (
 )
 
 // setup is process-wide because SQLite's configuration is: it runs once,
-// before the process's first database.
+// before the process's first database. It keeps go-libsql's driver, which
+// Open makes its connectors with.
 var setup struct {
 	once sync.Once
 	err  error
+	drv  driver.DriverContext
 }
 
 // Setup prepares SQLite for this process. Open calls it, and so must any
@@ -163,6 +165,7 @@ func configure() error {
 	if !ok {
 		return fmt.Errorf("sqlite: go-libsql driver has no connector")
 	}
+	setup.drv = drv
 	c, err := drv.OpenConnector(":memory:")
 	if err != nil {
 		return fmt.Errorf("sqlite: start: %w", Wrap(err))

@@ -42,11 +42,7 @@ func Open(path string, opt Options) (*sql.DB, error) {
 	}
 	// go-libsql opens a native database per connector and a connection per
 	// Connect; reuse one connector so the pool shares one native database.
-	drv, ok := libsqlDriver().(driver.DriverContext)
-	if !ok {
-		return nil, fmt.Errorf("open %s: go-libsql driver has no connector", path)
-	}
-	inner, err := drv.OpenConnector(dsn)
+	inner, err := setup.drv.OpenConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, Wrap(err))
 	}
