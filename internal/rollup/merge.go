@@ -101,13 +101,20 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 			}
 			sum.Rows += n
 		}
-		// The tenants table: one row per tenant ever seen.
-		if _, err := exec(`INSERT INTO tenants (id, location, size_bytes, modified_at, first_seen, last_seen, last_ok_at, last_error)
-			  SELECT id, location, size, modified_at, ?1, ?1, CASE WHEN status = 'ok' THEN ?1 END, coalesce(error, '') FROM `+tmpTenants+` WHERE true
+		// The tenants table: one row per tenant ever seen, with how it is
+		// reached (a remote tenant's replica and its last sync) in the same
+		// pass: a second pass over every tenant for those was a tenth of a
+		// rerun's merge.
+		if _, err := exec(`INSERT INTO tenants (id, location, size_bytes, modified_at, first_seen, last_seen, last_ok_at, last_error,
+			    kind, replica_bytes, last_sync_at, sync_error)
+			  SELECT id, location, size, modified_at, ?1, ?1, CASE WHEN status = 'ok' THEN ?1 END, coalesce(error, ''),
+			    kind, replica_bytes, last_sync_at, sync_error FROM `+tmpTenants+` WHERE true
 			  ON CONFLICT (id) DO UPDATE SET location = excluded.location, size_bytes = excluded.size_bytes,
 			    modified_at = excluded.modified_at, last_seen = excluded.last_seen,
 			    last_ok_at = coalesce(excluded.last_ok_at, tenants.last_ok_at),
-			    last_error = excluded.last_error, removed_at = NULL`, now); err != nil {
+			    last_error = excluded.last_error, removed_at = NULL,
+			    kind = excluded.kind, replica_bytes = excluded.replica_bytes,
+			    last_sync_at = coalesce(excluded.last_sync_at, tenants.last_sync_at), sync_error = excluded.sync_error`, now); err != nil {
 			return err
 		}
 		// A tenant the source no longer lists leaves every "now" figure
@@ -132,7 +139,6 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 			args []any
 		}{
 			{"INSERT INTO tenant_errors (run_id, tenant_id, query, error) SELECT ?, tenant_id, query, error FROM " + tmpFailures + " ORDER BY tenant_id, rowid", []any{m.runID}},
-			{remoteStep, nil},
 			// runs.queries names the queries whose rollups this run refreshed.
 			{`UPDATE runs SET finished_at = ?, status = 'ok', tenants_total = ?, tenants_ok = ?, tenants_failed = ?, tenants_unchanged = ?, rows_written = ?, queries = ?, tenants_stale = ? WHERE id = ?`,
 				[]any{now, sum.OK + sum.Failed + sum.Unchanged + sum.Stale, sum.OK, sum.Failed, sum.Unchanged, sum.Rows, strings.Join(ran, ","), sum.Stale, m.runID}},
@@ -282,14 +288,28 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 			return 0, err
 		}
 	}
-	if q.Mode == query.ModeSnapshot && m.counts.unchanged > 0 {
-		n, err := m.carryUnchanged(ctx, q, existing, bucket)
-		if err != nil {
-			return 0, err
+	var carried any // rollups.carried_bucket: see 013_carried_bucket.sql
+	if q.Mode == query.ModeSnapshot {
+		var last []byte // a BLOB: go-libsql turns a TEXT that looks like a date into a time
+		if err := m.conn.QueryRowContext(ctx, "SELECT CAST(carried_bucket AS BLOB) FROM rollups WHERE name = ?", q.Name).Scan(&last); err != nil && err != sql.ErrNoRows {
+			return 0, sqlite.Wrap(err)
 		}
-		written += n
+		// The last merge left every unchanged tenant's answer in this
+		// period already: there is nothing to carry.
+		if m.counts.unchanged > 0 && string(last) != bucket {
+			n, err := m.carryUnchanged(ctx, q, existing, bucket)
+			if err != nil {
+				return 0, err
+			}
+			written += n
+		}
+		// A missing tenant's answer stays in its older period: when it
+		// comes back unchanged, the carry must run.
+		if m.counts.missing == 0 {
+			carried = bucket
+		}
 	}
-	if err := m.recordState(ctx, q, existing, bucket); err != nil {
+	if err := m.recordState(ctx, q, existing, bucket, carried); err != nil {
 		return 0, err
 	}
 	// A new table's indexes are built after its first rows land: one sort
@@ -469,7 +489,7 @@ func (m *merge) carryUnchanged(ctx context.Context, q *query.Query, existing []s
 // recordState writes what the next run's plan compares against: the file
 // state and query hash of each tenant read fine, and of each lasting
 // failure; and the query's entry in the rollups registry.
-func (m *merge) recordState(ctx context.Context, q *query.Query, existing []string, bucket string) error {
+func (m *merge) recordState(ctx context.Context, q *query.Query, existing []string, bucket string, carried any) error {
 	var stateBucket any // the period of a snapshot tenant's latest answer
 	if q.Mode == query.ModeSnapshot {
 		stateBucket = bucket
@@ -494,10 +514,10 @@ func (m *merge) recordState(ctx context.Context, q *query.Query, existing []stri
 		// The state row stays (it says the table may hold the tenant's rows),
 		// with a fingerprint no file has.
 		{`UPDATE rollup_state SET fingerprint = '' WHERE query = ? AND tenant_id IN (SELECT tenant_id FROM ` + tmpFailures + ` WHERE query = ? AND NOT lasting)`, []any{q.Name, q.Name}},
-		{`INSERT INTO rollups (name, description, mode, grain, columns, sql_hash, last_run_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+		{`INSERT INTO rollups (name, description, mode, grain, columns, sql_hash, last_run_id, carried_bucket) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		  ON CONFLICT (name) DO UPDATE SET description = excluded.description, mode = excluded.mode, grain = excluded.grain,
-		    columns = excluded.columns, sql_hash = excluded.sql_hash, last_run_id = excluded.last_run_id`,
-			[]any{q.Name, q.Description, q.Mode, q.Grain, string(colJSON), hashQuery(q), m.runID}},
+		    columns = excluded.columns, sql_hash = excluded.sql_hash, last_run_id = excluded.last_run_id, carried_bucket = excluded.carried_bucket`,
+			[]any{q.Name, q.Description, q.Mode, q.Grain, string(colJSON), hashQuery(q), m.runID, carried}},
 	}
 	for _, st := range steps {
 		if _, err := m.exec(ctx, st.sql, st.args...); err != nil {

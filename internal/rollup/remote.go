@@ -31,14 +31,6 @@ func tenantKey(cfg *config.Config, t tenant.Tenant) string {
 	return replicaKey(cfg)
 }
 
-// remoteStep updates the tenants table from run_tenants, inside the run's
-// transaction, touching only the rows that change.
-const remoteStep = `UPDATE tenants SET kind = r.kind, replica_bytes = r.replica_bytes,
-	last_sync_at = coalesce(r.last_sync_at, tenants.last_sync_at), sync_error = r.sync_error
-	FROM (SELECT id, kind, replica_bytes, last_sync_at, sync_error FROM ` + tmpTenants + `) r WHERE r.id = tenants.id
-	AND (tenants.kind IS NOT r.kind OR tenants.replica_bytes IS NOT r.replica_bytes OR tenants.sync_error IS NOT r.sync_error
-	  OR (r.last_sync_at IS NOT NULL AND tenants.last_sync_at IS NOT r.last_sync_at))`
-
 // attachSQL attaches a tenant read-only as schema, with KEY for an
 // encrypted replica; path and key are bound, never formatted into SQL.
 func attachSQL(schema, key string) string {

@@ -1,0 +1,92 @@
+package rollup
+
+import (
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/attache/attache/internal/config"
+)
+
+// A snapshot query's carry is skipped when the last merge already left
+// every unchanged tenant's answer in this period, and runs again when a
+// tenant was missing from a run: it comes back unchanged with its answer
+// still in an older period, and that answer must reach this one.
+func TestCarryIsSkippedOnlyWhenNoAnswerLags(t *testing.T) {
+	e := setup(t, map[string]string{"todo_counts": todoCounts})
+	todoTenant(t, e.dir, "a", 2)
+	todoTenant(t, e.dir, "b", 4)
+	catalog := filepath.Join(t.TempDir(), "catalog.db")
+	list := func(bPath string) {
+		makeTenant(t, catalog, "DROP TABLE IF EXISTS tenant.orgs", "CREATE TABLE tenant.orgs (id TEXT, path TEXT)",
+			fmt.Sprintf("INSERT INTO tenant.orgs VALUES ('a', '%s'), ('b', '%s')", filepath.Join(e.dir, "a.db"), bPath))
+	}
+	list(filepath.Join(e.dir, "b.db"))
+	e.cfg.Tenants = config.Tenants{Catalog: &config.Catalog{DB: catalog, Query: "SELECT id, path FROM orgs"}}
+	day := func(d int) Options {
+		at := time.Date(2026, 11, d, 9, 0, 0, 0, time.UTC)
+		return Options{Now: func() time.Time { return at }}
+	}
+	rows := func(bucket string) [][]any {
+		return e.rows(t, "SELECT tenant_id, todos FROM rollup_todo_counts WHERE bucket = ? ORDER BY tenant_id", bucket)
+	}
+	carried := func() any {
+		return e.rows(t, "SELECT carried_bucket FROM rollups WHERE name = 'todo_counts'")[0][0]
+	}
+	both := [][]any{{"a", int64(2)}, {"b", int64(4)}}
+
+	if sum := e.run(t, day(1)); sum.OK != 2 {
+		t.Fatalf("day 1: %+v, want both read", sum)
+	}
+	if sum := e.run(t, day(2)); sum.Unchanged != 2 {
+		t.Fatalf("day 2: %+v, want both unchanged", sum)
+	}
+	if got := rows("2026-11-02"); !reflect.DeepEqual(got, both) {
+		t.Fatalf("day 2: rows %v, want %v", got, both)
+	}
+	if got := carried(); got != "2026-11-02" {
+		t.Fatalf("day 2: carried_bucket = %v, want 2026-11-02", got)
+	}
+	// A second run on day 2 has nothing to carry and skips it: state
+	// set back behind its back stays as it is (a carry would move b's
+	// answer to day 2 again).
+	exec := func(q string) {
+		if _, err := e.mdb.W.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec("UPDATE rollup_state SET bucket = '2026-11-01' WHERE tenant_id = 'b'")
+	if sum := e.run(t, day(2)); sum.Unchanged != 2 {
+		t.Fatalf("day 2, second run: %+v, want both unchanged", sum)
+	}
+	if got := e.rows(t, "SELECT bucket FROM rollup_state WHERE tenant_id = 'b'"); !reflect.DeepEqual(got, [][]any{{"2026-11-01"}}) {
+		t.Fatalf("day 2, second run: b's state is in %v: the carry ran again", got)
+	}
+	exec("UPDATE rollup_state SET bucket = '2026-11-02' WHERE tenant_id = 'b'")
+	if got := rows("2026-11-02"); !reflect.DeepEqual(got, both) {
+		t.Fatalf("day 2, second run: rows %v, want %v", got, both)
+	}
+
+	// Day 3: b's listed path has no file. a is carried; b's answer stays
+	// on day 2, so the mark says the carry must run next time.
+	list(filepath.Join(e.dir, "gone.db"))
+	if sum := e.run(t, day(3)); sum.Unchanged != 1 || sum.Failed != 1 {
+		t.Fatalf("day 3 with b missing: %+v, want a unchanged and b failed", sum)
+	}
+	if got := carried(); got != nil {
+		t.Errorf("day 3 with b missing: carried_bucket = %v, want NULL", got)
+	}
+	// b is listed again, its file untouched: unchanged, and carried.
+	list(filepath.Join(e.dir, "b.db"))
+	if sum := e.run(t, day(3)); sum.Unchanged != 2 {
+		t.Fatalf("day 3 with b back: %+v, want both unchanged", sum)
+	}
+	if got := rows("2026-11-03"); !reflect.DeepEqual(got, both) {
+		t.Fatalf("day 3 with b back: rows %v, want %v", got, both)
+	}
+	if got := carried(); got != "2026-11-03" {
+		t.Fatalf("day 3 with b back: carried_bucket = %v, want 2026-11-03", got)
+	}
+}
