@@ -149,7 +149,7 @@ func (g *guarded) exec(ctx context.Context, q string, args ...any) (sql.Result, 
 // listFleet writes the fleet into run_tenants a page at a time, syncing
 // the remote tenants' replicas page by page, and returns how many tenants
 // it listed. Replicas of tenants no longer listed are deleted after.
-func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, onPage func(n int), log *slog.Logger) (int, error) {
+func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, headers tenant.Headers, onPage func(n int), log *slog.Logger) (int, error) {
 	syncOpt := replica.Options{
 		Dir: cfg.Tenants.Replicas, Workers: cfg.Tenants.SyncWorkers, Timeout: cfg.Tenants.SyncTimeout.D(),
 		Key: replica.Secret(replicaKey(cfg)), Log: log,
@@ -208,7 +208,7 @@ func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, onPage f
 	listed := make(chan error, 1)
 	go func() {
 		defer close(pages)
-		listed <- tenant.Each(lctx, cfg.Tenants, listPage, func(page []tenant.Tenant) error {
+		listed <- tenant.EachWith(lctx, cfg.Tenants, listPage, headers, func(page []tenant.Tenant) error {
 			if err := tenant.SyncWith(lctx, page, getSyncer); err != nil {
 				return err
 			}
@@ -337,14 +337,19 @@ func presentPaths(ctx context.Context, conn *sql.Conn, errp *error) iter.Seq[str
 // counts is how many tenants a run's plan put where.
 type counts struct {
 	total, read, unchanged, missing int
+	headers                         int // deferred headers read while planning
 }
 
 // planRun decides, inside SQLite, which listed tenants to read: a tenant
 // is unchanged when, for every selected query, rollup_state holds its
 // current fingerprint and the query's current state hash (see stateHash).
-// It then records the failures known before anything is read: the lasting
-// errors of unchanged tenants (carried), the tenants that cannot be read
-// (missing) and the failed syncs of stale replicas.
+// A fingerprint the listing deferred (tenant.Deferred: a settled file
+// whose header was not read) matches the settled fingerprint it begins;
+// a tenant to read whose fingerprint was deferred gets its header read
+// now, before any worker reads its data, so the state recorded for it is
+// whole. It then records the failures known before anything is read: the
+// lasting errors of unchanged tenants (carried), the tenants that cannot
+// be read (missing) and the failed syncs of stale replicas.
 func planRun(ctx context.Context, conn *sql.Conn, queries []*query.Query, full bool, at time.Time, log *slog.Logger) (counts, error) {
 	var c counts
 	exec := func(q string, args ...any) error {
@@ -360,14 +365,25 @@ func planRun(ctx context.Context, conn *sql.Conn, queries []*query.Query, full b
 	}
 	// One pass sets plan and status (a tenant's status unless a failure
 	// says otherwise, see outcomes): a second pass rewrote every row again.
+	// 'header' is a tenant whose header is still to be read.
 	if err := exec(`UPDATE `+tmpTenants+` SET (plan, status) = (SELECT p, CASE p WHEN 'unchanged' THEN 'unchanged' ELSE 'ok' END FROM (SELECT CASE
 		WHEN missing IS NOT NULL THEN 'missing'
-		WHEN ?1 THEN 'read'
-		WHEN (SELECT count(*) FROM rollup_state s JOIN `+tmpQueries+` q ON q.name = s.query AND q.hash = s.sql_hash
-		      WHERE s.tenant_id = run_tenants.id AND s.fingerprint = run_tenants.fingerprint) = ?2 THEN 'unchanged'
+		WHEN substr(fingerprint, -1) = '|' AND ?1 THEN 'header'
+		WHEN NOT ?1 AND `+unchangedSQL+` THEN 'unchanged'
+		WHEN substr(fingerprint, -1) = '|' THEN 'header'
 		ELSE 'read' END AS p))`, full, len(queries)); err != nil {
 		return c, err
 	}
+	for _, s := range tenantIndexes {
+		if err := exec(s); err != nil {
+			return c, err
+		}
+	}
+	n, err := readDeferredHeaders(ctx, conn, full, len(queries))
+	if err != nil {
+		return c, fmt.Errorf("plan: %w", err)
+	}
+	c.headers = n
 	// The order of the inserts is the order a tenant's messages are joined in.
 	steps := []string{
 		// Carried: the same file would fail the same query again.
@@ -382,11 +398,6 @@ func planRun(ctx context.Context, conn *sql.Conn, queries []*query.Query, full b
 		 SELECT id, '` + syncQuery + `', sync_error, ` + lastingSQL("sync_error") + `, 0 FROM ` + tmpTenants + ` WHERE stale ORDER BY id`,
 	}
 	for _, s := range steps {
-		if err := exec(s); err != nil {
-			return c, err
-		}
-	}
-	for _, s := range tenantIndexes {
 		if err := exec(s); err != nil {
 			return c, err
 		}
@@ -410,9 +421,87 @@ func planRun(ctx context.Context, conn *sql.Conn, queries []*query.Query, full b
 			c.unchanged = n
 		case "missing":
 			c.missing = n
+		default:
+			// A tenant whose header was never read would be recorded with
+			// a fingerprint that proves nothing.
+			return c, fmt.Errorf("plan: %d tenants planned %q; this is a bug in attache, please report it", n, p)
 		}
 	}
 	return c, rows.Err()
+}
+
+// unchangedSQL is true for a run_tenants row when rollup_state holds, for
+// each of the run's ?2 queries, its current state hash and a fingerprint
+// the row's matches. A deferred fingerprint (tenant.Deferred) matches the
+// settled one it begins; a whole one matches its equal, but for the first
+// letter: a file read while unsettled ("u:") is not read again for having
+// settled since ("s:").
+const unchangedSQL = `(SELECT count(*) FROM rollup_state s JOIN ` + tmpQueries + ` q ON q.name = s.query AND q.hash = s.sql_hash
+	WHERE s.tenant_id = run_tenants.id AND CASE WHEN substr(run_tenants.fingerprint, -1) = '|'
+	  THEN substr(s.fingerprint, 1, length(run_tenants.fingerprint)) = run_tenants.fingerprint
+	  ELSE substr(s.fingerprint, 2) = substr(run_tenants.fingerprint, 2) END) = ?2`
+
+// readDeferredHeaders reads the headers of the tenants planned 'header'
+// (their fingerprint deferred, their state not settled with the same
+// stat), a page at a time, and plans them again with their whole
+// fingerprint: read, or unchanged after all (a file read while unsettled
+// and left alone since).
+func readDeferredHeaders(ctx context.Context, conn *sql.Conn, full bool, queries int) (read int, err error) {
+	for {
+		rows, err := conn.QueryContext(ctx, "SELECT CAST(id AS BLOB), CAST(path AS BLOB), CAST(fingerprint AS BLOB) FROM "+tmpTenants+" INDEXED BY run_tenants_plan WHERE plan = 'header' ORDER BY id LIMIT ?", listPage)
+		if err != nil {
+			return read, sqlite.Wrap(err)
+		}
+		var page []tenant.Tenant
+		for rows.Next() {
+			var id, path, fp []byte
+			if err := rows.Scan(&id, &path, &fp); err != nil {
+				rows.Close()
+				return read, sqlite.Wrap(err)
+			}
+			page = append(page, tenant.Tenant{ID: string(id), Path: string(path), Fingerprint: string(fp)})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return read, sqlite.Wrap(err)
+		}
+		if len(page) == 0 {
+			return read, nil
+		}
+		tenant.CompleteAll(page)
+		err = func() error {
+			tx, err := conn.BeginTx(ctx, nil)
+			if err != nil {
+				return sqlite.Wrap(err)
+			}
+			defer tx.Rollback()
+			st, err := tx.PrepareContext(ctx, `UPDATE `+tmpTenants+` SET fingerprint = CAST(? AS TEXT) WHERE id = CAST(? AS TEXT)`)
+			if err != nil {
+				return sqlite.Wrap(err)
+			}
+			defer st.Close()
+			// go-libsql takes no numbered parameters in a prepared statement.
+			replan, err := tx.PrepareContext(ctx, `UPDATE `+tmpTenants+` SET (plan, status) = (SELECT p, CASE p WHEN 'unchanged' THEN 'unchanged' ELSE 'ok' END
+				FROM (SELECT CASE WHEN NOT ? AND `+strings.Replace(unchangedSQL, "?2", "?", 1)+` THEN 'unchanged' ELSE 'read' END AS p)) WHERE id = CAST(? AS TEXT)`)
+			if err != nil {
+				return sqlite.Wrap(err)
+			}
+			defer replan.Close()
+			for _, t := range page {
+				if _, err := st.ExecContext(ctx, []byte(t.Fingerprint), []byte(t.ID)); err != nil {
+					return sqlite.Wrap(err)
+				}
+				if _, err := replan.ExecContext(ctx, full, queries, []byte(t.ID)); err != nil {
+					return sqlite.Wrap(err)
+				}
+			}
+			return sqlite.Wrap(tx.Commit())
+		}()
+		if err != nil {
+			return read, err
+		}
+		read += len(page)
+	}
 }
 
 // feed is where the dispatcher takes the tenants to read from and where it

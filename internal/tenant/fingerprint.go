@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -23,30 +24,106 @@ type FileState struct {
 	Missing     bool // no regular file at the path
 }
 
-// StatFile reads the state of the database at path and its -wal: one small
-// read of the database header, and in WAL mode the WAL header and its frame
-// headers (24 bytes each), never page data.
-//
-// This is the fingerprint of a local file. A tenant read through a replica
-// of a remote database is fingerprinted by its replication position
-// instead; the rule is the same: equal fingerprints must mean equal data.
-func StatFile(path string) FileState {
-	st, err := os.Stat(path)
-	if err != nil || !st.Mode().IsRegular() {
-		return FileState{Missing: true, Fingerprint: "missing"}
+// A fingerprint is "s:" or "u:", then what stat says of the database
+// (size, mtime, ctime, inode) and of its -wal (size, mtime, inode), "|",
+// then SQLite's own change markers read from their headers. "s:" says the
+// file was settled when its header was read: neither file had changed for
+// settleTime. A settled file's ctime and inode cannot stay the same
+// through a change (a write moves mtime and ctime on; setting mtime back,
+// as cp -p, rsync -a or a restore do, moves ctime to now; a file renamed
+// over it has another inode), so the header of a file whose stat equals
+// that of a settled fingerprint holds what it held then: a listing may
+// leave its read out, the fingerprint ending at "|" (Deferred), and the
+// run takes the markers from the settled fingerprint it equals, or reads
+// them (Complete) before it reads the tenant. A file changed within
+// settleTime of its header read ("u:") gets its header read every time:
+// two writes within one tick of the filesystem's clock leave its stat
+// alone. Whole fingerprints are compared without their first letter: a
+// file read while unsettled is not read again for having settled since.
+
+// settleTime is how long a file must have been left alone for its stat to
+// stand for its header: longer than any filesystem's timestamp
+// granularity (2 s on FAT) and than one write's time in flight.
+const settleTime = 5 * time.Second
+
+// statKey is what stat says of one file; ctime and ino are 0 where the
+// platform does not give them (a -wal's ctime is left out: see
+// statDirFile), and a database without them is never settled.
+type statKey struct {
+	size, mtime, ctime int64 // bytes, Unix ns
+	ino                uint64
+}
+
+func (k statKey) String() string {
+	return fmt.Sprintf("%d:%d:%d:%d", k.size, k.mtime, k.ctime, k.ino)
+}
+
+// settledAt reports whether a database and its -wal (nil: none) whose
+// stat says db and wal had been left alone for settleTime at now.
+func settledAt(now time.Time, db statKey, wal *statKey) bool {
+	if db.ctime == 0 || db.ino == 0 || now.UnixNano()-max(db.mtime, db.ctime) < int64(settleTime) {
+		return false
 	}
-	fs := FileState{Size: st.Size(), ModTime: st.ModTime()}
-	fs.Fingerprint = fmt.Sprintf("%d:%d:%s", st.Size(), st.ModTime().UnixNano(), dbMarkers(path))
-	// Reading a WAL-mode database leaves an empty -wal behind; only a -wal
-	// with content means the data changed.
-	if wal, err := os.Stat(path + "-wal"); err == nil && wal.Size() > 0 {
-		fs.Size += wal.Size()
-		if wal.ModTime().After(fs.ModTime) {
-			fs.ModTime = wal.ModTime()
-		}
-		fs.Fingerprint += fmt.Sprintf("/wal:%d:%d:%s", wal.Size(), wal.ModTime().UnixNano(), walMarkers(path+"-wal"))
+	return wal == nil || (wal.ino != 0 && now.UnixNano()-wal.mtime >= int64(settleTime))
+}
+
+// composeFingerprint puts a fingerprint together (see above); wal is nil
+// when the database has no -wal with content, and markers is "" for a
+// deferred one.
+func composeFingerprint(settled bool, db statKey, wal *statKey, markers string) string {
+	var b strings.Builder
+	if settled {
+		b.WriteString("s:")
+	} else {
+		b.WriteString("u:")
 	}
-	return fs
+	b.WriteString(db.String())
+	if wal != nil {
+		b.WriteString("/w:")
+		b.WriteString(wal.String())
+	}
+	b.WriteByte('|')
+	b.WriteString(markers)
+	return b.String()
+}
+
+// Deferred reports whether a fingerprint lacks its header markers: the
+// listing left them out for a settled file (see Headers.Defer).
+func Deferred(fingerprint string) bool { return strings.HasSuffix(fingerprint, "|") }
+
+// Complete returns a deferred fingerprint of the local file at path with
+// its markers read now; any other fingerprint as it is.
+func Complete(path, fingerprint string) string {
+	if !Deferred(fingerprint) {
+		return fingerprint
+	}
+	return fingerprint + fileMarkers(path, strings.Contains(fingerprint, "/w:"))
+}
+
+// fileMarkers reads the markers of the database at path, and of its -wal
+// when wal is set.
+func fileMarkers(path string, wal bool) string {
+	m := dbMarkers(path)
+	if wal {
+		m += "/" + walMarkers(path+"-wal")
+	}
+	return m
+}
+
+// Headers says how a listing treats the headers of local files.
+type Headers struct {
+	// Now is when a file's settledness is judged; zero: the clock.
+	Now time.Time
+	// Defer leaves out the header read of a file settled at Now: its
+	// fingerprint is Deferred.
+	Defer bool
+}
+
+func (h Headers) now() time.Time {
+	if h.Now.IsZero() {
+		return time.Now()
+	}
+	return h.Now
 }
 
 // errShort is a file shorter than the header asked for.

@@ -266,7 +266,7 @@ func SyncWith(ctx context.Context, fleet []Tenant, syncer func() (*replica.Synce
 		t := &fleet[idx[k]]
 		t.Remote.SyncErr = s.Err
 		t.Missing = false
-		stat(t)
+		stat(t, Headers{}) // a replica: its position, not its header
 	}
 	for i := range fleet {
 		if t := &fleet[i]; t.Remote != nil && t.Remote.SyncErr != "" && !t.Missing {

@@ -71,9 +71,14 @@ func DuplicateError(id string) error {
 // catalog query in pages of its rows; the Turso Platform API's list comes
 // whole and is handed on in pages. An error from fn stops the listing.
 func Each(ctx context.Context, src config.Tenants, size int, fn func([]Tenant) error) error {
+	return EachWith(ctx, src, size, Headers{}, fn)
+}
+
+// EachWith is Each, treating local files' headers as h says.
+func EachWith(ctx context.Context, src config.Tenants, size int, h Headers, fn func([]Tenant) error) error {
 	size = max(size, 1)
 	emit := func(page []Tenant) error {
-		statAll(page)
+		lanes(page, func(t *Tenant) { stat(t, h) })
 		return fn(page)
 	}
 	switch {
@@ -91,11 +96,11 @@ func Each(ctx context.Context, src config.Tenants, size int, fn func([]Tenant) e
 		}
 		return nil
 	default:
-		return eachDir(ctx, src.Dir, size, fn) // it stats each file itself
+		return eachDir(ctx, src.Dir, size, h, fn) // it stats each file itself
 	}
 }
 
-func eachDir(ctx context.Context, dir string, size int, fn func([]Tenant) error) error {
+func eachDir(ctx context.Context, dir string, size int, h Headers, fn func([]Tenant) error) error {
 	f, err := os.Open(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -121,7 +126,7 @@ func eachDir(ctx context.Context, dir string, size int, fn func([]Tenant) error)
 		}
 		if len(ts) > 0 {
 			lanes(ts, func(t *Tenant) {
-				fs := statDirFile(dirfd, dir, t.ID+".db")
+				fs := statDirFile(dirfd, dir, t.ID+".db", h)
 				t.Size, t.ModTime, t.Fingerprint, t.Missing = fs.Size, fs.ModTime, fs.Fingerprint, fs.Missing
 			})
 			if err := fn(ts); err != nil {
@@ -231,9 +236,6 @@ func catalogTenants(res *sqlite.Result, first int, base string, remote config.Re
 	return ts, nil
 }
 
-// statAll stats a page of tenants (see lanes).
-func statAll(page []Tenant) { lanes(page, stat) }
-
 // lanes runs f on every tenant of a page, a few at a time: each is a
 // handful of system calls that wait on the filesystem, not on the CPU.
 func lanes(page []Tenant, f func(*Tenant)) {
@@ -251,11 +253,17 @@ func lanes(page []Tenant, f func(*Tenant)) {
 	wg.Wait()
 }
 
-func stat(t *Tenant) {
+func stat(t *Tenant, h Headers) {
 	if t.Remote != nil {
 		statReplica(t)
 		return
 	}
-	fs := StatFile(t.Path)
+	fs := statPath(t.Path, h)
 	t.Size, t.ModTime, t.Fingerprint, t.Missing = fs.Size, fs.ModTime, fs.Fingerprint, fs.Missing
+}
+
+// CompleteAll completes the deferred fingerprints of a page of local
+// tenants (see Complete), a few at a time.
+func CompleteAll(page []Tenant) {
+	lanes(page, func(t *Tenant) { t.Fingerprint = Complete(t.Path, t.Fingerprint) })
 }

@@ -108,3 +108,74 @@ func TestFolderListingFingerprintsAsStatFile(t *testing.T) {
 		}
 	}
 }
+
+// A settled file's listing may leave its header read out; what it gives
+// then is the start of the whole fingerprint, which Complete finishes, and
+// anything that replaces the file's content, even at the same size and
+// mtime, changes that start.
+func TestSettledFileDefersOnlyItsHeader(t *testing.T) {
+	dir := t.TempDir()
+	header := append([]byte("SQLite format 3\x00"), make([]byte, 84)...)
+	header[27] = 7
+	wal := make([]byte, 32+24+512)
+	for i, b := range []byte{0x37, 0x7f, 0x06, 0x82, 0, 0x2d, 0xe2, 0x18, 0, 0, 2, 0} {
+		wal[i] = b
+	}
+	for name, b := range map[string][]byte{"plain.db": header, "walled.db": header, "walled.db-wal": wal} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := func(h Headers) map[string]string {
+		fps := map[string]string{}
+		if err := EachWith(context.Background(), config.Tenants{Dir: dir}, 10, h, func(p []Tenant) error {
+			for _, tn := range p {
+				fps[tn.ID] = tn.Fingerprint
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return fps
+	}
+	later := time.Now().Add(time.Hour)
+	deferred, whole := list(Headers{Now: later, Defer: true}), list(Headers{Now: later})
+	for _, id := range []string{"plain", "walled"} {
+		d, w := deferred[id], whole[id]
+		if !Deferred(d) || !strings.HasPrefix(d, "s:") || Deferred(w) || !strings.HasPrefix(w, d) {
+			t.Errorf("%s: deferred %q, whole %q: want the deferred one settled and the start of the whole one", id, d, w)
+		}
+		if got := Complete(filepath.Join(dir, id+".db"), d); got != w {
+			t.Errorf("%s: Complete gives %q, want %q", id, got, w)
+		}
+	}
+	if !strings.Contains(whole["walled"], "/w:") || !strings.Contains(whole["walled"], "/k0.") {
+		t.Errorf("walled: %q has no -wal part", whole["walled"])
+	}
+	// Just written: not settled now, so never deferred, and marked so.
+	now := list(Headers{Defer: true})
+	if fp := now["plain"]; Deferred(fp) || !strings.HasPrefix(fp, "u:") || fp[1:] != whole["plain"][1:] {
+		t.Errorf("a file written just now listed as %q; want its whole fingerprint marked unsettled (%q)", fp, whole["plain"])
+	}
+	// The same size and mtime, other content: the ctime moves, so the
+	// deferred fingerprint changes and the header will be read.
+	path := filepath.Join(dir, "plain.db")
+	st, _ := os.Stat(path)
+	other := append([]byte(nil), header...)
+	other[27] = 8
+	time.Sleep(20 * time.Millisecond)
+	if err := os.WriteFile(path, other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(path, st.ModTime(), st.ModTime())
+	if st2, _ := os.Stat(path); st2.Size() != st.Size() || !st2.ModTime().Equal(st.ModTime()) {
+		t.Fatalf("the copy did not keep size and mtime: %v %v", st2.Size(), st2.ModTime())
+	}
+	after := list(Headers{Now: later.Add(time.Minute), Defer: true})
+	if after["plain"] == deferred["plain"] {
+		t.Fatalf("content replaced at the same size and mtime left the deferred fingerprint %q as it was", after["plain"])
+	}
+	if c := Complete(path, after["plain"]); !strings.Contains(c, "|c8.") {
+		t.Fatalf("completed after the change: %q, want the new change counter (c8)", c)
+	}
+}
