@@ -442,7 +442,13 @@ var TenantOrder = map[string]string{
 	"last_ok": "last_ok_at DESC, id", "error": "last_error = '', id",
 }
 
-const tenantCols = "hex(id), location, size_bytes, modified_at, first_seen, last_seen, last_ok_at, last_error, removed_at, kind, coalesce(replica_bytes, 0), last_sync_at, sync_error"
+// LastSeenSQL is a tenants row's last_seen: for a tenant the source still
+// lists, the end of the latest good run (each lists the whole fleet, and
+// rewriting every row's stamp was a tenth of a rerun); the stored stamp
+// once it is removed, or when no run is recorded as good.
+const LastSeenSQL = "CASE WHEN removed_at IS NULL THEN coalesce((SELECT finished_at FROM runs WHERE status = 'ok' ORDER BY id DESC LIMIT 1), last_seen) ELSE last_seen END"
+
+const tenantCols = "hex(id), location, size_bytes, modified_at, first_seen, " + LastSeenSQL + ", last_ok_at, last_error, removed_at, kind, coalesce(replica_bytes, 0), last_sync_at, sync_error"
 
 // Tenants lists the fleet the source lists now (listed_tenants), sorted by
 // one of TenantOrder's keys (id by default).

@@ -1,6 +1,7 @@
 package rollup
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -88,5 +89,61 @@ func TestCarryIsSkippedOnlyWhenNoAnswerLags(t *testing.T) {
 	}
 	if got := carried(); got != "2026-11-03" {
 		t.Fatalf("day 3 with b back: carried_bucket = %v, want 2026-11-03", got)
+	}
+}
+
+// A tenant's last_seen is the end of the latest run that listed it, though
+// a run rewrites only the tenants rows that change: listed tenants show
+// the latest good run's end, a removed one the end of the last run that
+// still listed it.
+func TestLastSeenIsTheLatestRunThatListedTheTenant(t *testing.T) {
+	e := setup(t, map[string]string{"todo_counts": todoCounts})
+	todoTenant(t, e.dir, "a", 2)
+	todoTenant(t, e.dir, "b", 4)
+	catalog := filepath.Join(t.TempDir(), "catalog.db")
+	list := func(ids ...string) {
+		stmts := []string{"DROP TABLE IF EXISTS tenant.orgs", "CREATE TABLE tenant.orgs (id TEXT, path TEXT)"}
+		for _, id := range ids {
+			stmts = append(stmts, fmt.Sprintf("INSERT INTO tenant.orgs VALUES ('%s', '%s')", id, filepath.Join(e.dir, id+".db")))
+		}
+		makeTenant(t, catalog, stmts...)
+	}
+	list("a", "b")
+	e.cfg.Tenants = config.Tenants{Catalog: &config.Catalog{DB: catalog, Query: "SELECT id, path FROM orgs"}}
+	at := func(d int) Options {
+		now := time.Date(2026, 11, d, 9, 0, 0, 0, time.UTC)
+		return Options{Now: func() time.Time { return now }}
+	}
+	ended := func(run int64) time.Time {
+		r, err := e.mdb.GetRun(context.Background(), run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.FinishedAt
+	}
+	seen := func(id string) time.Time {
+		tr, err := e.mdb.Tenant(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr.LastSeen
+	}
+	e.run(t, at(1))
+	second := e.run(t, at(2)) // nothing changed: no tenants row rewritten
+	if second.Unchanged != 2 {
+		t.Fatalf("second run: %+v, want both unchanged", second)
+	}
+	for _, id := range []string{"a", "b"} {
+		if got, want := seen(id), ended(second.RunID); !got.Equal(want) {
+			t.Errorf("%s: last seen %v after the second run, want its end %v", id, got, want)
+		}
+	}
+	list("a")
+	third := e.run(t, at(3))
+	if got, want := seen("a"), ended(third.RunID); !got.Equal(want) {
+		t.Errorf("a: last seen %v, want the third run's end %v", got, want)
+	}
+	if got, want := seen("b"), ended(second.RunID); !got.Equal(want) {
+		t.Errorf("b, no longer listed: last seen %v, want the second run's end %v", got, want)
 	}
 }

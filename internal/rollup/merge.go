@@ -104,7 +104,10 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 		// The tenants table: one row per tenant ever seen, with how it is
 		// reached (a remote tenant's replica and its last sync) in the same
 		// pass: a second pass over every tenant for those was a tenth of a
-		// rerun's merge.
+		// rerun's merge. A row is rewritten only when something in it
+		// changes: a listed tenant's last_seen is the latest good run's end
+		// (metrics.LastSeenSQL), written into the row when it changes or
+		// stops being listed.
 		if _, err := exec(`INSERT INTO tenants (id, location, size_bytes, modified_at, first_seen, last_seen, last_ok_at, last_error,
 			    kind, replica_bytes, last_sync_at, sync_error)
 			  SELECT id, location, size, modified_at, ?1, ?1, CASE WHEN status = 'ok' THEN ?1 END, coalesce(error, ''),
@@ -114,13 +117,18 @@ func (m *merge) apply(ctx context.Context) (*Summary, error) {
 			    last_ok_at = coalesce(excluded.last_ok_at, tenants.last_ok_at),
 			    last_error = excluded.last_error, removed_at = NULL,
 			    kind = excluded.kind, replica_bytes = excluded.replica_bytes,
-			    last_sync_at = coalesce(excluded.last_sync_at, tenants.last_sync_at), sync_error = excluded.sync_error`, now); err != nil {
+			    last_sync_at = coalesce(excluded.last_sync_at, tenants.last_sync_at), sync_error = excluded.sync_error
+			  WHERE tenants.removed_at IS NOT NULL OR excluded.last_ok_at IS NOT NULL OR tenants.location IS NOT excluded.location
+			    OR tenants.size_bytes IS NOT excluded.size_bytes OR tenants.modified_at IS NOT excluded.modified_at
+			    OR tenants.last_error IS NOT excluded.last_error OR tenants.kind IS NOT excluded.kind
+			    OR tenants.replica_bytes IS NOT excluded.replica_bytes OR tenants.sync_error IS NOT excluded.sync_error
+			    OR (excluded.last_sync_at IS NOT NULL AND tenants.last_sync_at IS NOT excluded.last_sync_at)`, now); err != nil {
 			return err
 		}
 		// A tenant the source no longer lists leaves every "now" figure
 		// (listed_tenants); its rows stay as history. Its state goes, so
 		// if it is listed again it is read afresh, not carried.
-		removed, err := exec(`UPDATE tenants SET removed_at = ? WHERE removed_at IS NULL AND id NOT IN (SELECT id FROM `+tmpTenants+`)`, now)
+		removed, err := exec(`UPDATE tenants SET removed_at = ?, last_seen = `+metrics.LastSeenSQL+` WHERE removed_at IS NULL AND id NOT IN (SELECT id FROM `+tmpTenants+`)`, now)
 		if err != nil {
 			return err
 		}

@@ -60,10 +60,10 @@ var tempTables = []string{
 		missing TEXT,        -- why a listed tenant cannot be read; NULL when it can
 		kind TEXT NOT NULL,  -- local | remote
 		replica_bytes INTEGER, last_sync_at TEXT, sync_error TEXT NOT NULL DEFAULT '', stale INTEGER NOT NULL DEFAULT 0,
-		plan TEXT,           -- read | unchanged | missing
+		plan TEXT NOT NULL DEFAULT 'unchanged', -- read | unchanged | missing (see planRun)
 		taken INTEGER NOT NULL DEFAULT 0, -- handed to the dispatcher
 		sess INTEGER,        -- the worker session that read it (0: a verdict that stands)
-		status TEXT, error TEXT) WITHOUT ROWID`,
+		status TEXT NOT NULL DEFAULT 'unchanged', error TEXT) WITHOUT ROWID`,
 	// The listing lands here first, in the order the source gives it,
 	// and moves into run_tenants sorted: inserting a hundred thousand ids in
 	// directory order straight into a B-tree was most of a rerun's time.
@@ -78,12 +78,16 @@ var tempTables = []string{
 }
 
 // tenantIndexes are made once run_tenants is filled and planned: one
-// sort each, instead of upkeep row by row.
-var tenantIndexes = []string{
-	"CREATE INDEX temp.run_tenants_todo ON run_tenants (id) WHERE plan = 'read' AND taken = 0",
-	"CREATE INDEX temp.run_tenants_plan ON run_tenants (plan, id)",
-	"CREATE INDEX temp.run_tenants_sess ON run_tenants (sess)",
-}
+// sort each, instead of upkeep row by row. readIndexes serve the reading
+// (the dispatcher and lost workers), so a run with nothing to read makes
+// none: each was a scan of every tenant.
+var (
+	tenantIndexes = []string{"CREATE INDEX temp.run_tenants_plan ON run_tenants (plan, id)"}
+	readIndexes   = []string{
+		"CREATE INDEX temp.run_tenants_todo ON run_tenants (id) WHERE plan = 'read' AND taken = 0",
+		"CREATE INDEX temp.run_tenants_sess ON run_tenants (sess) WHERE sess IS NOT NULL",
+	}
+)
 
 var tempNames = []string{"run_tenants", "run_listing", "run_failures", "run_ok", "run_queries", "run_remote"}
 
@@ -147,8 +151,9 @@ func (g *guarded) exec(ctx context.Context, q string, args ...any) (sql.Result, 
 }
 
 // listFleet writes the fleet into run_tenants a page at a time, syncing
-// the remote tenants' replicas page by page, and returns how many tenants
-// it listed. Replicas of tenants no longer listed are deleted after.
+// the remote tenants' replicas page by page, and returns how many of the
+// tenants it listed are remote. Replicas of tenants no longer listed are
+// deleted after.
 func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, headers tenant.Headers, onPage func(n int), log *slog.Logger) (int, error) {
 	syncOpt := replica.Options{
 		Dir: cfg.Tenants.Replicas, Workers: cfg.Tenants.SyncWorkers, Timeout: cfg.Tenants.SyncTimeout.D(),
@@ -270,7 +275,7 @@ func listFleet(ctx context.Context, cfg *config.Config, conn *sql.Conn, headers 
 		// Disk space, not numbers: the run goes on.
 		log.Warn("could not delete a replica of an unlisted tenant", "err", err)
 	}
-	return n, nil
+	return remote, nil
 }
 
 // stringsOf yields the first column of a query's rows, read as BLOBs:
@@ -350,7 +355,7 @@ type counts struct {
 // whole. It then records the failures known before anything is read: the
 // lasting errors of unchanged tenants (carried), the tenants that cannot
 // be read (missing) and the failed syncs of stale replicas.
-func planRun(ctx context.Context, conn *sql.Conn, queries []*query.Query, full bool, at time.Time, log *slog.Logger) (counts, error) {
+func planRun(ctx context.Context, conn *sql.Conn, queries []*query.Query, full bool, at time.Time, remote int, log *slog.Logger) (counts, error) {
 	var c counts
 	exec := func(q string, args ...any) error {
 		if _, err := execStep(ctx, conn, log, "plan step", q, args...); err != nil {
@@ -363,15 +368,15 @@ func planRun(ctx context.Context, conn *sql.Conn, queries []*query.Query, full b
 			return c, err
 		}
 	}
-	// One pass sets plan and status (a tenant's status unless a failure
-	// says otherwise, see outcomes): a second pass rewrote every row again.
-	// 'header' is a tenant whose header is still to be read.
-	if err := exec(`UPDATE `+tmpTenants+` SET (plan, status) = (SELECT p, CASE p WHEN 'unchanged' THEN 'unchanged' ELSE 'ok' END FROM (SELECT CASE
+	// Every listed tenant starts planned unchanged (status too: a tenant's
+	// status unless a failure says otherwise, see outcomes); one pass
+	// plans the others, and rewrites only their rows. 'header' is a tenant
+	// whose header is still to be read.
+	if err := exec(`UPDATE `+tmpTenants+` SET (plan, status) = (SELECT CASE
 		WHEN missing IS NOT NULL THEN 'missing'
-		WHEN substr(fingerprint, -1) = '|' AND ?1 THEN 'header'
-		WHEN NOT ?1 AND `+unchangedSQL+` THEN 'unchanged'
 		WHEN substr(fingerprint, -1) = '|' THEN 'header'
-		ELSE 'read' END AS p))`, full, len(queries)); err != nil {
+		ELSE 'read' END, 'ok')
+		WHERE missing IS NOT NULL OR ?1 OR NOT (`+unchangedSQL+`)`, full, len(queries)); err != nil {
 		return c, err
 	}
 	for _, s := range tenantIndexes {
@@ -387,15 +392,18 @@ func planRun(ctx context.Context, conn *sql.Conn, queries []*query.Query, full b
 	// The order of the inserts is the order a tenant's messages are joined in.
 	steps := []string{
 		// Carried: the same file would fail the same query again.
+		// From the few state rows with an error, not from every tenant.
 		`INSERT INTO ` + tmpFailures + ` (tenant_id, query, error, lasting, sess)
-		 SELECT t.id, q.name, s.error, ` + lastingSQL("s.error") + `, 0 FROM ` + tmpTenants + ` t
-		 JOIN ` + tmpQueries + ` q JOIN rollup_state s ON s.tenant_id = t.id AND s.query = q.name
+		 SELECT t.id, q.name, s.error, ` + lastingSQL("s.error") + `, 0 FROM rollup_state s INDEXED BY rollup_state_errors
+		 JOIN ` + tmpTenants + ` t ON t.id = s.tenant_id JOIN ` + tmpQueries + ` q ON q.name = s.query
 		 WHERE t.plan = 'unchanged' AND s.error IS NOT NULL AND s.error <> '' ORDER BY t.id, q.ord`,
 		`INSERT INTO ` + tmpFailures + ` (tenant_id, query, error, lasting, sess)
 		 SELECT t.id, q.name, t.missing, ` + lastingSQL("t.missing") + `, 0 FROM ` + tmpTenants + ` t JOIN ` + tmpQueries + ` q
 		 WHERE t.plan = 'missing' ORDER BY t.id, q.ord`,
-		`INSERT INTO ` + tmpFailures + ` (tenant_id, query, error, lasting, sess)
-		 SELECT id, '` + syncQuery + `', sync_error, ` + lastingSQL("sync_error") + `, 0 FROM ` + tmpTenants + ` WHERE stale ORDER BY id`,
+	}
+	if remote > 0 {
+		steps = append(steps, `INSERT INTO `+tmpFailures+` (tenant_id, query, error, lasting, sess)
+		 SELECT id, '`+syncQuery+`', sync_error, `+lastingSQL("sync_error")+`, 0 FROM `+tmpTenants+` WHERE stale ORDER BY id`)
 	}
 	for _, s := range steps {
 		if err := exec(s); err != nil {
@@ -427,7 +435,18 @@ func planRun(ctx context.Context, conn *sql.Conn, queries []*query.Query, full b
 			return c, fmt.Errorf("plan: %d tenants planned %q; this is a bug in attache, please report it", n, p)
 		}
 	}
-	return c, rows.Err()
+	if err := rows.Err(); err != nil {
+		return c, fmt.Errorf("plan: %w", sqlite.Wrap(err))
+	}
+	rows.Close()
+	if c.read > 0 {
+		for _, s := range readIndexes {
+			if err := exec(s); err != nil {
+				return c, err
+			}
+		}
+	}
+	return c, nil
 }
 
 // unchangedSQL is true for a run_tenants row when rollup_state holds, for

@@ -314,7 +314,8 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 			return nil, fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
 		}
 	}
-	if _, err := listFleet(ctx, cfg, conn, headers, func(n int) { rec.update("listing", n, 0) }, log); err != nil {
+	remote, err := listFleet(ctx, cfg, conn, headers, func(n int) { rec.update("listing", n, 0) }, log)
+	if err != nil {
 		return nil, err
 	}
 	log.Debug("fleet listed", "seconds", time.Since(phase).Seconds())
@@ -340,7 +341,7 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 	}
 	log.Debug("queries vetted", "seconds", time.Since(phase).Seconds())
 	phase = time.Now()
-	c, err := planRun(ctx, conn, queries, opt.Full, startedAt, log)
+	c, err := planRun(ctx, conn, queries, opt.Full, startedAt, remote, log)
 	if err != nil {
 		return nil, err
 	}

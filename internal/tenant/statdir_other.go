@@ -37,6 +37,6 @@ func statPath(path string, _ Headers) FileState {
 }
 
 // statDirFile is StatFile for name in dir.
-func statDirFile(_ int, dir, name string, h Headers) FileState {
+func statDirFile(_ int, dir, name string, _ bool, h Headers) FileState {
 	return statPath(filepath.Join(dir, name), h)
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"io/fs"
 	"os"
@@ -111,6 +112,7 @@ func eachDir(ctx context.Context, dir string, size int, h Headers, fn func([]Ten
 	defer f.Close()
 	dirfd := openDir(dir)
 	defer closeDir(dirfd)
+	wals := walsIn(ctx, dir, size)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -126,7 +128,7 @@ func eachDir(ctx context.Context, dir string, size int, h Headers, fn func([]Ten
 		}
 		if len(ts) > 0 {
 			lanes(ts, func(t *Tenant) {
-				fs := statDirFile(dirfd, dir, t.ID+".db", h)
+				fs := statDirFile(dirfd, dir, t.ID+".db", wals.mayHold(t.ID+".db-wal"), h)
 				t.Size, t.ModTime, t.Fingerprint, t.Missing = fs.Size, fs.ModTime, fs.Fingerprint, fs.Missing
 			})
 			if err := fn(ts); err != nil {
@@ -140,6 +142,58 @@ func eachDir(ctx context.Context, dir string, size int, h Headers, fn func([]Ten
 			return fmt.Errorf("tenants.dir %s: %w", dir, err)
 		}
 	}
+}
+
+// walNamesKept bounds walSet: past it (a fleet of more WAL-mode
+// databases than that), every -wal is stat'd.
+const walNamesKept = 250_000
+
+// walSet is the set of -wal files a folder held as its listing began, as
+// hashes of their names (about 20 bytes each): a database with no -wal
+// then costs one stat, not two. A -wal made after that moment is seen by
+// the next run, like any change made while a run lists the fleet.
+type walSet struct {
+	seed  maphash.Seed
+	names map[uint64]struct{}
+}
+
+// walsIn reads the folder's names once; nil (every -wal may exist) when
+// it cannot, or when there are more than walNamesKept.
+func walsIn(ctx context.Context, dir string, size int) *walSet {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	w := &walSet{seed: maphash.MakeSeed(), names: map[uint64]struct{}{}}
+	for ctx.Err() == nil {
+		names, err := f.Readdirnames(size)
+		for _, n := range names {
+			if strings.HasSuffix(n, "-wal") {
+				if len(w.names) == walNamesKept {
+					return nil
+				}
+				w.names[maphash.String(w.seed, n)] = struct{}{}
+			}
+		}
+		if errors.Is(err, io.EOF) || (err == nil && len(names) == 0) {
+			return w
+		}
+		if err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// mayHold reports whether the folder may hold the file name: false only
+// when it did not as the listing began.
+func (w *walSet) mayHold(name string) bool {
+	if w == nil {
+		return true
+	}
+	_, ok := w.names[maphash.String(w.seed, name)]
+	return ok
 }
 
 func eachCatalog(ctx context.Context, c config.Catalog, remote config.Remote, size int, fn func([]Tenant) error) error {
