@@ -3,6 +3,7 @@ package rollup
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -488,36 +489,36 @@ func readDeferredHeaders(ctx context.Context, conn *sql.Conn, full bool, queries
 			return read, nil
 		}
 		tenant.CompleteAll(page)
-		err = func() error {
-			tx, err := conn.BeginTx(ctx, nil)
-			if err != nil {
-				return sqlite.Wrap(err)
+		// The page's fingerprints go in as one JSON array of hex pairs
+		// (an id can be any bytes), then the page is planned again in one
+		// statement: two statements a tenant cost 45 µs each.
+		b := []byte{'['}
+		for k, t := range page {
+			if k > 0 {
+				b = append(b, ',')
 			}
-			defer tx.Rollback()
-			st, err := tx.PrepareContext(ctx, `UPDATE `+tmpTenants+` SET fingerprint = CAST(? AS TEXT) WHERE id = CAST(? AS TEXT)`)
-			if err != nil {
-				return sqlite.Wrap(err)
+			b = append(b, `["`...)
+			b = hex.AppendEncode(b, []byte(t.ID))
+			b = append(b, `","`...)
+			b = hex.AppendEncode(b, []byte(t.Fingerprint))
+			b = append(b, `"]`...)
+		}
+		b = append(b, ']')
+		last := []byte(page[len(page)-1].ID)
+		steps := []struct {
+			sql  string
+			args []any
+		}{
+			{`UPDATE ` + tmpTenants + ` SET fingerprint = j.fp FROM (SELECT CAST(unhex(value->>0) AS TEXT) AS id, CAST(unhex(value->>1) AS TEXT) AS fp
+			  FROM json_each(?)) j WHERE run_tenants.id = j.id`, []any{string(b)}},
+			{`UPDATE ` + tmpTenants + ` INDEXED BY run_tenants_plan SET (plan, status) = (SELECT p, CASE p WHEN 'unchanged' THEN 'unchanged' ELSE 'ok' END
+			  FROM (SELECT CASE WHEN NOT ?1 AND ` + unchangedSQL + ` THEN 'unchanged' ELSE 'read' END AS p))
+			  WHERE plan = 'header' AND id <= CAST(?3 AS TEXT)`, []any{full, queries, last}},
+		}
+		for _, st := range steps {
+			if _, err := conn.ExecContext(ctx, st.sql, st.args...); err != nil {
+				return read, sqlite.Wrap(err)
 			}
-			defer st.Close()
-			// go-libsql takes no numbered parameters in a prepared statement.
-			replan, err := tx.PrepareContext(ctx, `UPDATE `+tmpTenants+` SET (plan, status) = (SELECT p, CASE p WHEN 'unchanged' THEN 'unchanged' ELSE 'ok' END
-				FROM (SELECT CASE WHEN NOT ? AND `+strings.Replace(unchangedSQL, "?2", "?", 1)+` THEN 'unchanged' ELSE 'read' END AS p)) WHERE id = CAST(? AS TEXT)`)
-			if err != nil {
-				return sqlite.Wrap(err)
-			}
-			defer replan.Close()
-			for _, t := range page {
-				if _, err := st.ExecContext(ctx, []byte(t.Fingerprint), []byte(t.ID)); err != nil {
-					return sqlite.Wrap(err)
-				}
-				if _, err := replan.ExecContext(ctx, full, queries, []byte(t.ID)); err != nil {
-					return sqlite.Wrap(err)
-				}
-			}
-			return sqlite.Wrap(tx.Commit())
-		}()
-		if err != nil {
-			return read, err
 		}
 		read += len(page)
 	}

@@ -306,11 +306,14 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 	rec.update("listing", 0, 0)
 	phase := time.Now()
 	// A settled file's header read is left out while listing when there is
-	// state to judge it by (see tenant.Headers); a full run reads every
-	// tenant, so it reads every header as it lists.
+	// state to judge it by (see tenant.Headers), unless the last
+	// incremental run read most of the fleet: each tenant to read then
+	// costs a second pass for its header. A full run reads every tenant,
+	// so it reads every header as it lists.
 	headers := tenant.Headers{Now: startedAt}
 	if !opt.Full {
-		if err := conn.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM rollup_state)").Scan(&headers.Defer); err != nil {
+		if err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM rollup_state)
+			AND coalesce((SELECT tenants_unchanged * 2 >= tenants_total FROM runs WHERE status = 'ok' AND NOT full ORDER BY id DESC LIMIT 1), 1)`).Scan(&headers.Defer); err != nil {
 			return nil, fmt.Errorf("metrics DB: %w", sqlite.Wrap(err))
 		}
 	}

@@ -14,8 +14,9 @@ import (
 
 // A rerun judges settled files by their stat alone and reads no header;
 // a tenant changed in place, or replaced by other content at the same size
-// and mtime, still has its header read and is read again; a tenant read
-// while unsettled is not read again for having settled since.
+// and mtime, still has its header read and is read again; after a run that
+// read most tenants, headers are read while listing; a tenant read while
+// unsettled is not read again for having settled since.
 func TestSettledTenantsAreJudgedWithoutTheirHeader(t *testing.T) {
 	e := setup(t, map[string]string{"todo_counts": todoCounts})
 	for _, id := range []string{"a", "b", "c"} {
@@ -74,6 +75,14 @@ func TestSettledTenantsAreJudgedWithoutTheirHeader(t *testing.T) {
 	want := [][]any{{"a", int64(4), int64(2)}, {"b", int64(5), int64(3)}, {"c", int64(4), int64(4)}}
 	if got := todos(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("rows %v, want %v", got, want)
+	}
+
+	// That run read most of the fleet, so the next one reads headers as it
+	// lists (a second pass for each tenant to read would cost more): a
+	// tenant changed since is read, with no header left to read after.
+	makeTenant(t, filepath.Join(e.dir, "a.db"), "INSERT INTO tenant.todos (title, done) VALUES ('new', 0)")
+	if sum, headers := run(later.Add(time.Minute)); sum.OK != 1 || sum.Unchanged != 2 || headers != 0 {
+		t.Fatalf("after a run that read most tenants: %+v with %d headers read after listing; want a read, 2 unchanged, 0", sum, headers)
 	}
 
 	// d is read while unsettled (the clock is now): the next, settled
