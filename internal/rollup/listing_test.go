@@ -3,11 +3,14 @@ package rollup
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/attache/attache/internal/config"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/tenant"
 )
@@ -138,4 +141,36 @@ func listingRows(t *testing.T, conn *sql.Conn) [][]any {
 		out = append(out, []any{string(id), string(path), string(loc), size, str(mod), string(fp), str(missing), string(kind), rb, str(synced), string(syncErr), stale})
 	}
 	return out
+}
+
+// A source that lists an id twice is refused, naming the id, on a first
+// run and on a later one.
+func TestTenantListedTwiceIsRefused(t *testing.T) {
+	e := setup(t, map[string]string{"todo_counts": todoCounts})
+	todoTenant(t, e.dir, "a", 2)
+	todoTenant(t, e.dir, "b", 2)
+	catalog := filepath.Join(t.TempDir(), "catalog.db")
+	list := func(ids ...string) {
+		stmts := []string{"DROP TABLE IF EXISTS tenant.orgs", "CREATE TABLE tenant.orgs (id TEXT, path TEXT)"}
+		for _, id := range ids {
+			stmts = append(stmts, fmt.Sprintf("INSERT INTO tenant.orgs VALUES ('%s', '%s')", id, filepath.Join(e.dir, id+".db")))
+		}
+		makeTenant(t, catalog, stmts...)
+	}
+	e.cfg.Tenants = config.Tenants{Catalog: &config.Catalog{DB: catalog, Query: "SELECT id, path FROM orgs"}}
+	refused := func(when string) {
+		t.Helper()
+		_, err := Run(context.Background(), e.cfg, e.mdb, Options{})
+		if err == nil || !strings.Contains(err.Error(), `tenant id "b" appears twice`) {
+			t.Fatalf("%s: err = %v, want the id listed twice named", when, err)
+		}
+	}
+	list("a", "b", "b")
+	refused("first run")
+	list("a", "b")
+	if sum := e.run(t, Options{}); sum.OK != 2 {
+		t.Fatalf("%+v, want both read", sum)
+	}
+	list("b", "a", "b")
+	refused("after a run of 2 tenants")
 }
