@@ -19,13 +19,8 @@ func TestCarryIsSkippedOnlyWhenNoAnswerLags(t *testing.T) {
 	e := setup(t, map[string]string{"todo_counts": todoCounts})
 	todoTenant(t, e.dir, "a", 2)
 	todoTenant(t, e.dir, "b", 4)
-	catalog := filepath.Join(t.TempDir(), "catalog.db")
-	list := func(bPath string) {
-		makeTenant(t, catalog, "DROP TABLE IF EXISTS tenant.orgs", "CREATE TABLE tenant.orgs (id TEXT, path TEXT)",
-			fmt.Sprintf("INSERT INTO tenant.orgs VALUES ('a', '%s'), ('b', '%s')", filepath.Join(e.dir, "a.db"), bPath))
-	}
-	list(filepath.Join(e.dir, "b.db"))
-	e.cfg.Tenants = config.Tenants{Catalog: &config.Catalog{DB: catalog, Query: "SELECT id, path FROM orgs"}}
+	list := e.catalog(t)
+	list("a", filepath.Join(e.dir, "a.db"), "b", filepath.Join(e.dir, "b.db"))
 	day := func(d int) Options {
 		at := time.Date(2026, 11, d, 9, 0, 0, 0, time.UTC)
 		return Options{Now: func() time.Time { return at }}
@@ -72,7 +67,7 @@ func TestCarryIsSkippedOnlyWhenNoAnswerLags(t *testing.T) {
 
 	// Day 3: b's listed path has no file. a is carried; b's answer stays
 	// on day 2, so the mark says the carry must run next time.
-	list(filepath.Join(e.dir, "gone.db"))
+	list("a", filepath.Join(e.dir, "a.db"), "b", filepath.Join(e.dir, "gone.db"))
 	if sum := e.run(t, day(3)); sum.Unchanged != 1 || sum.Failed != 1 {
 		t.Fatalf("day 3 with b missing: %+v, want a unchanged and b failed", sum)
 	}
@@ -80,7 +75,7 @@ func TestCarryIsSkippedOnlyWhenNoAnswerLags(t *testing.T) {
 		t.Errorf("day 3 with b missing: carried_bucket = %v, want NULL", got)
 	}
 	// b is listed again, its file untouched: unchanged, and carried.
-	list(filepath.Join(e.dir, "b.db"))
+	list("a", filepath.Join(e.dir, "a.db"), "b", filepath.Join(e.dir, "b.db"))
 	if sum := e.run(t, day(3)); sum.Unchanged != 2 {
 		t.Fatalf("day 3 with b back: %+v, want both unchanged", sum)
 	}
@@ -100,16 +95,8 @@ func TestLastSeenIsTheLatestRunThatListedTheTenant(t *testing.T) {
 	e := setup(t, map[string]string{"todo_counts": todoCounts})
 	todoTenant(t, e.dir, "a", 2)
 	todoTenant(t, e.dir, "b", 4)
-	catalog := filepath.Join(t.TempDir(), "catalog.db")
-	list := func(ids ...string) {
-		stmts := []string{"DROP TABLE IF EXISTS tenant.orgs", "CREATE TABLE tenant.orgs (id TEXT, path TEXT)"}
-		for _, id := range ids {
-			stmts = append(stmts, fmt.Sprintf("INSERT INTO tenant.orgs VALUES ('%s', '%s')", id, filepath.Join(e.dir, id+".db")))
-		}
-		makeTenant(t, catalog, stmts...)
-	}
+	list := e.catalogOf(t)
 	list("a", "b")
-	e.cfg.Tenants = config.Tenants{Catalog: &config.Catalog{DB: catalog, Query: "SELECT id, path FROM orgs"}}
 	at := func(d int) Options {
 		now := time.Date(2026, 11, d, 9, 0, 0, 0, time.UTC)
 		return Options{Now: func() time.Time { return now }}
@@ -145,5 +132,33 @@ func TestLastSeenIsTheLatestRunThatListedTheTenant(t *testing.T) {
 	}
 	if got, want := seen("b"), ended(second.RunID); !got.Equal(want) {
 		t.Errorf("b, no longer listed: last seen %v, want the second run's end %v", got, want)
+	}
+}
+
+// catalog points the run at a catalog of its own and returns what sets
+// the tenants it lists, as id, path pairs, in that order.
+func (e *env) catalog(t *testing.T) func(idPaths ...string) {
+	catalog := filepath.Join(t.TempDir(), "catalog.db")
+	e.cfg.Tenants = config.Tenants{Catalog: &config.Catalog{DB: catalog, Query: "SELECT id, path FROM orgs"}}
+	return func(idPaths ...string) {
+		t.Helper()
+		stmts := []string{"DROP TABLE IF EXISTS tenant.orgs", "CREATE TABLE tenant.orgs (id TEXT, path TEXT)"}
+		for i := 0; i+1 < len(idPaths); i += 2 {
+			stmts = append(stmts, fmt.Sprintf("INSERT INTO tenant.orgs VALUES ('%s', '%s')", idPaths[i], idPaths[i+1]))
+		}
+		makeTenant(t, catalog, stmts...)
+	}
+}
+
+// catalogOf is catalog for tenants in the fleet's folder, named by id.
+func (e *env) catalogOf(t *testing.T) func(ids ...string) {
+	list := e.catalog(t)
+	return func(ids ...string) {
+		t.Helper()
+		var idPaths []string
+		for _, id := range ids {
+			idPaths = append(idPaths, id, filepath.Join(e.dir, id+".db"))
+		}
+		list(idPaths...)
 	}
 }

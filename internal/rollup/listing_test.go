@@ -3,14 +3,12 @@ package rollup
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/attache/attache/internal/config"
 	"github.com/attache/attache/internal/metrics"
 	"github.com/attache/attache/internal/tenant"
 )
@@ -149,15 +147,7 @@ func TestTenantListedTwiceIsRefused(t *testing.T) {
 	e := setup(t, map[string]string{"todo_counts": todoCounts})
 	todoTenant(t, e.dir, "a", 2)
 	todoTenant(t, e.dir, "b", 2)
-	catalog := filepath.Join(t.TempDir(), "catalog.db")
-	list := func(ids ...string) {
-		stmts := []string{"DROP TABLE IF EXISTS tenant.orgs", "CREATE TABLE tenant.orgs (id TEXT, path TEXT)"}
-		for _, id := range ids {
-			stmts = append(stmts, fmt.Sprintf("INSERT INTO tenant.orgs VALUES ('%s', '%s')", id, filepath.Join(e.dir, id+".db")))
-		}
-		makeTenant(t, catalog, stmts...)
-	}
-	e.cfg.Tenants = config.Tenants{Catalog: &config.Catalog{DB: catalog, Query: "SELECT id, path FROM orgs"}}
+	list := e.catalogOf(t)
 	refused := func(when string) {
 		t.Helper()
 		_, err := Run(context.Background(), e.cfg, e.mdb, Options{})
