@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -117,6 +118,36 @@ type Headers struct {
 	// Defer leaves out the header read of a file settled at Now: its
 	// fingerprint is Deferred.
 	Defer bool
+	// fs says, by device, whether a filesystem keeps a true ctime (see
+	// keepsCtime); a listing makes one for all its pages.
+	fs *ctimeFilesystems
+}
+
+// ctimeFilesystems caches, by device number, whether a filesystem keeps a
+// ctime no change can leave as it was: a file elsewhere is never settled.
+// It holds one entry per filesystem the fleet lives on.
+type ctimeFilesystems struct {
+	mu   sync.Mutex
+	devs map[uint64]bool
+}
+
+// keeps reports whether the filesystem of device dev, on which path
+// lives, keeps a true ctime; asked of the system once per device.
+func (c *ctimeFilesystems) keeps(dev uint64, path string) bool {
+	if c == nil {
+		return keepsCtimeAt(path)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ok, seen := c.devs[dev]
+	if !seen {
+		if c.devs == nil {
+			c.devs = map[uint64]bool{}
+		}
+		ok = keepsCtimeAt(path)
+		c.devs[dev] = ok
+	}
+	return ok
 }
 
 func (h Headers) now() time.Time {

@@ -65,7 +65,7 @@ func statDirFile(dirfd int, dir, name string, mayHaveWAL bool, h Headers) FileSt
 			fs.ModTime = time.Unix(0, wal.mtime)
 		}
 	}
-	settled := settledAt(h.now(), db, wal)
+	settled := settledAt(h.now(), db, wal) && h.fs.keeps(uint64(st.Dev), filepath.Join(dir, name))
 	if settled && h.Defer {
 		fs.Fingerprint = composeFingerprint(true, db, wal, "")
 		return fs
@@ -97,4 +97,27 @@ func readHeaderAt(dirfd int, name string) ([100]byte, error) {
 		n += m
 	}
 	return h, nil
+}
+
+// keepsCtimeAt reports whether the filesystem path lives on keeps a ctime
+// that every change moves on, which a settled fingerprint relies on: the
+// local filesystems Linux runs databases on. Not FAT, exFAT or NTFS (no
+// such ctime), nor NFS or SMB (a client may answer stat from its cache),
+// nor FUSE (anything): there every header is read.
+func keepsCtimeAt(path string) bool {
+	var st unix.Statfs_t
+	if unix.Statfs(path, &st) != nil {
+		return false
+	}
+	return keepsCtime(int64(st.Type))
+}
+
+func keepsCtime(fsType int64) bool {
+	const zfs = 0x2fc12fc1
+	switch fsType {
+	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC, unix.BTRFS_SUPER_MAGIC, unix.F2FS_SUPER_MAGIC,
+		unix.BCACHEFS_SUPER_MAGIC, zfs, unix.TMPFS_MAGIC, unix.OVERLAYFS_SUPER_MAGIC:
+		return true
+	}
+	return false
 }

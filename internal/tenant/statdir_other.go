@@ -40,3 +40,6 @@ func statPath(path string, _ Headers) FileState {
 func statDirFile(_ int, dir, name string, _ bool, h Headers) FileState {
 	return statPath(filepath.Join(dir, name), h)
 }
+
+// keepsCtimeAt: stat gives no ctime here (see StatFile).
+func keepsCtimeAt(string) bool { return false }

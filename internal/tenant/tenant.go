@@ -78,6 +78,9 @@ func Each(ctx context.Context, src config.Tenants, size int, fn func([]Tenant) e
 // EachWith is Each, treating local files' headers as h says.
 func EachWith(ctx context.Context, src config.Tenants, size int, h Headers, fn func([]Tenant) error) error {
 	size = max(size, 1)
+	if h.fs == nil {
+		h.fs = &ctimeFilesystems{}
+	}
 	emit := func(page []Tenant) error {
 		lanes(page, func(t *Tenant) { stat(t, h) })
 		return fn(page)
