@@ -296,15 +296,20 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 			return 0, err
 		}
 	}
-	var carried any // rollups.carried_bucket: see 013_carried_bucket.sql
+	// rollups.carried_bucket (013_carried_bucket.sql) is the period and the
+	// run that left it there, "2026-12-03@41": a merge by anything that
+	// does not keep the mark (an older attache) changes last_run_id and
+	// so voids it.
+	var carried any
 	if q.Mode == query.ModeSnapshot {
 		var last []byte // a BLOB: go-libsql turns a TEXT that looks like a date into a time
-		if err := m.conn.QueryRowContext(ctx, "SELECT CAST(carried_bucket AS BLOB) FROM rollups WHERE name = ?", q.Name).Scan(&last); err != nil && err != sql.ErrNoRows {
+		var lastRun sql.NullInt64
+		if err := m.conn.QueryRowContext(ctx, "SELECT CAST(carried_bucket AS BLOB), last_run_id FROM rollups WHERE name = ?", q.Name).Scan(&last, &lastRun); err != nil && err != sql.ErrNoRows {
 			return 0, sqlite.Wrap(err)
 		}
 		// The last merge left every unchanged tenant's answer in this
 		// period already: there is nothing to carry.
-		if m.counts.unchanged > 0 && string(last) != bucket {
+		if m.counts.unchanged > 0 && string(last) != fmt.Sprintf("%s@%d", bucket, lastRun.Int64) {
 			n, err := m.carryUnchanged(ctx, q, existing, bucket)
 			if err != nil {
 				return 0, err
@@ -314,7 +319,7 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 		// A missing tenant's answer stays in its older period: when it
 		// comes back unchanged, the carry must run.
 		if m.counts.missing == 0 {
-			carried = bucket
+			carried = fmt.Sprintf("%s@%d", bucket, m.runID)
 		}
 	}
 	if err := m.recordState(ctx, q, existing, bucket, carried); err != nil {
