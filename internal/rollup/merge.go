@@ -309,7 +309,7 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 		}
 		// The last merge left every unchanged tenant's answer in this
 		// period already: there is nothing to carry.
-		if m.counts.unchanged > 0 && string(last) != fmt.Sprintf("%s@%d", bucket, lastRun.Int64) {
+		if m.counts.unchanged > 0 && string(last) != carryMark(bucket, lastRun.Int64) {
 			n, err := m.carryUnchanged(ctx, q, existing, bucket)
 			if err != nil {
 				return 0, err
@@ -319,7 +319,7 @@ func (m *merge) mergeQuery(ctx context.Context, q *query.Query, schemas []string
 		// A missing tenant's answer stays in its older period: when it
 		// comes back unchanged, the carry must run.
 		if m.counts.missing == 0 {
-			carried = fmt.Sprintf("%s@%d", bucket, m.runID)
+			carried = carryMark(bucket, m.runID)
 		}
 	}
 	if err := m.recordState(ctx, q, existing, bucket, carried); err != nil {
@@ -498,6 +498,10 @@ func (m *merge) carryUnchanged(ctx context.Context, q *query.Query, existing []s
 	}
 	return n, nil
 }
+
+// carryMark is rollups.carried_bucket for a period and the run that
+// carried every unchanged answer into it.
+func carryMark(bucket string, runID int64) string { return fmt.Sprintf("%s@%d", bucket, runID) }
 
 // recordState writes what the next run's plan compares against: the file
 // state and query hash of each tenant read fine, and of each lasting

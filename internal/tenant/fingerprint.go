@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -16,11 +17,9 @@ import (
 type FileState struct {
 	Size    int64     // database plus -wal, bytes
 	ModTime time.Time // latest change of the database or its -wal
-	// Fingerprint changes whenever the data can have changed: size and
-	// mtime, and SQLite's own change markers, read from the file headers,
-	// which a copy that keeps the mtime (cp -p, rsync -a, a restore) or a
-	// same-size change within the filesystem's mtime granularity still
-	// changes.
+	// Fingerprint changes whenever the data can have changed: what stat
+	// says of the files, and SQLite's own change markers, read from their
+	// headers unless Deferred (see below).
 	Fingerprint string
 	Missing     bool // no regular file at the path
 }
@@ -131,11 +130,12 @@ type ctimeFilesystems struct {
 	devs map[uint64]bool
 }
 
-// keeps reports whether the filesystem of device dev, on which path
-// lives, keeps a true ctime; asked of the system once per device.
-func (c *ctimeFilesystems) keeps(dev uint64, path string) bool {
+// keeps reports whether the filesystem of device dev, on which the file
+// name in dir lives, keeps a true ctime; asked of the system once per
+// device (so the path is put together only then).
+func (c *ctimeFilesystems) keeps(dev uint64, dir, name string) bool {
 	if c == nil {
-		return keepsCtimeAt(path)
+		return keepsCtimeAt(filepath.Join(dir, name))
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -144,7 +144,7 @@ func (c *ctimeFilesystems) keeps(dev uint64, path string) bool {
 		if c.devs == nil {
 			c.devs = map[uint64]bool{}
 		}
-		ok = keepsCtimeAt(path)
+		ok = keepsCtimeAt(filepath.Join(dir, name))
 		c.devs[dev] = ok
 	}
 	return ok

@@ -65,7 +65,7 @@ func statDirFile(dirfd int, dir, name string, mayHaveWAL bool, h Headers) FileSt
 			fs.ModTime = time.Unix(0, wal.mtime)
 		}
 	}
-	settled := settledAt(h.now(), db, wal) && h.fs.keeps(uint64(st.Dev), filepath.Join(dir, name))
+	settled := settledAt(h.now(), db, wal) && h.fs.keeps(uint64(st.Dev), dir, name)
 	if settled && h.Defer {
 		fs.Fingerprint = composeFingerprint(true, db, wal, "")
 		return fs
