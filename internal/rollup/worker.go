@@ -1,8 +1,6 @@
 package rollup
 
 import (
-	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -82,11 +80,13 @@ func ServeWorker(r io.Reader, w io.Writer) error {
 	return worker.Serve(r, w, wk.handle)
 }
 
-// batchWorker keeps one pinned connection for its whole life: its main
-// database is the staging file, tenants come and go as ATTACHed schemas.
+// batchWorker keeps one connection for its whole life: its main database
+// is the staging file, tenants come and go as ATTACHed schemas. It drives
+// SQLite through its C API (sqlite.Raw), one cgo call a statement: through
+// database/sql and go-libsql a full run of 10,000 small tenants used 5%
+// more CPU (6.52 against 6.18 CPU-s, mean of four runs each, alternated).
 type batchWorker struct {
-	db      *sql.DB
-	conn    *sql.Conn
+	db      *sqlite.Raw
 	check   bool
 	staging string
 	queries []preparedQuery
@@ -107,9 +107,8 @@ func (q preparedQuery) view(i int) string {
 }
 
 func (w *batchWorker) handle(req *request) *response {
-	ctx := context.Background()
 	if req.Init != nil {
-		if err := w.init(ctx, req.Init); err != nil {
+		if err := w.init(req.Init); err != nil {
 			resp := &response{Err: err.Error()}
 			if sqlite.IsFull(err) {
 				resp.Full = req.Init.Staging
@@ -118,13 +117,13 @@ func (w *batchWorker) handle(req *request) *response {
 		}
 		return &response{}
 	}
-	if w.conn == nil {
+	if w.db == nil {
 		return &response{Err: "worker not initialised"}
 	}
-	return w.batch(ctx, req.Batch)
+	return w.batch(req.Batch)
 }
 
-func (w *batchWorker) init(ctx context.Context, in *initRequest) error {
+func (w *batchWorker) init(in *initRequest) error {
 	path := in.Staging
 	if path == "" {
 		path = ":memory:"
@@ -134,21 +133,15 @@ func (w *batchWorker) init(ctx context.Context, in *initRequest) error {
 	// memory, only there so that a batch's transaction can be rolled
 	// back (see batch). mmap_size applies to every tenant attached later:
 	// none is mapped unless large (see mmapMin).
-	db, err := sqlite.Open(path, sqlite.Options{BusyTimeout: in.Busy, Pragmas: []string{"journal_mode=MEMORY", "synchronous=OFF", "temp_store=MEMORY", "cache_size=-8000", "mmap_size=0"}})
+	db, err := sqlite.OpenRaw(path, in.Busy, []string{"journal_mode=MEMORY", "synchronous=OFF", "temp_store=MEMORY", "cache_size=-8000", "mmap_size=0"})
 	if err != nil {
 		return fmt.Errorf("staging: %w", err)
 	}
-	db.SetMaxOpenConns(1)
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		db.Close()
-		return fmt.Errorf("staging: %w", sqlite.Wrap(err))
-	}
-	w.db, w.conn, w.check, w.staging = db, conn, in.Check, in.Staging
+	w.db, w.check, w.staging = db, in.Check, in.Staging
 	w.created = map[string]bool{}
 	if !in.Check {
-		if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS s__ok (tenant_id TEXT NOT NULL, query TEXT NOT NULL)`); err != nil {
-			return fmt.Errorf("staging: %w", sqlite.Wrap(err))
+		if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS s__ok (tenant_id TEXT NOT NULL, query TEXT NOT NULL)`); err != nil {
+			return fmt.Errorf("staging: %w", err)
 		}
 	}
 	for _, q := range in.Queries {
@@ -158,8 +151,8 @@ func (w *batchWorker) init(ctx context.Context, in *initRequest) error {
 			if err != nil {
 				return fmt.Errorf("query %s: %w", q.Name, err)
 			}
-			if _, err := conn.ExecContext(ctx, "CREATE TEMP VIEW "+pq.view(i)+" AS "+s); err != nil {
-				return fmt.Errorf("query %s: %w", q.Name, sqlite.Wrap(err))
+			if _, err := db.Exec("CREATE TEMP VIEW " + pq.view(i) + " AS " + s); err != nil {
+				return fmt.Errorf("query %s: %w", q.Name, err)
 			}
 		}
 		w.queries = append(w.queries, pq)
@@ -168,9 +161,6 @@ func (w *batchWorker) init(ctx context.Context, in *initRequest) error {
 }
 
 func (w *batchWorker) close() {
-	if w.conn != nil {
-		w.conn.Close()
-	}
 	if w.db != nil {
 		w.db.Close()
 	}
@@ -196,11 +186,15 @@ type arm struct {
 	t    batchTenant
 }
 
-func (w *batchWorker) batch(ctx context.Context, tenants []batchTenant) *response {
+func (w *batchWorker) batch(tenants []batchTenant) *response {
 	resp := &response{}
 	var arms []arm
 	for i, t := range tenants {
-		if _, err := w.conn.ExecContext(ctx, attachSQL(slotName(i), t.Key), attachArgs(t.Path, t.Key)...); err != nil {
+		args := []string{sqlite.ReadOnlyURI(t.Path)}
+		if t.Key != "" {
+			args = append(args, t.Key)
+		}
+		if _, err := w.db.Exec(attachSQL(slotName(i), t.Key), args...); err != nil {
 			msg := "cannot open the database: " + sqlite.Message(err)
 			for _, q := range w.queries {
 				resp.Failures = append(resp.Failures, failure{Tenant: t.ID, Query: q.name, Error: msg})
@@ -209,14 +203,12 @@ func (w *batchWorker) batch(ctx context.Context, tenants []batchTenant) *respons
 		}
 		arms = append(arms, arm{slot: i, t: t})
 		if t.Size >= mmapMin {
-			if rows, err := w.conn.QueryContext(ctx, "PRAGMA "+slotName(i)+".mmap_size = 268435456"); err == nil {
-				rows.Close()
-			}
+			w.db.Exec("PRAGMA " + slotName(i) + ".mmap_size = 268435456")
 		}
 	}
 	defer func() {
 		for _, a := range arms {
-			w.conn.ExecContext(ctx, "DETACH "+slotName(a.slot))
+			w.db.Exec("DETACH " + slotName(a.slot))
 		}
 	}()
 	if len(arms) == 0 {
@@ -230,10 +222,10 @@ func (w *batchWorker) batch(ctx context.Context, tenants []batchTenant) *respons
 	// after the attaches and closes before the detaches.
 	if !w.check {
 		created := maps.Clone(w.created)
-		if _, err := w.conn.ExecContext(ctx, "BEGIN"); err == nil {
-			if w.readQueries(ctx, arms, resp, true) {
+		if _, err := w.db.Exec("BEGIN"); err == nil {
+			if w.readQueries(arms, resp, true) {
 				if resp.Err != "" {
-					w.conn.ExecContext(ctx, "ROLLBACK")
+					w.db.Exec("ROLLBACK")
 				}
 				return resp
 			}
@@ -241,14 +233,14 @@ func (w *batchWorker) batch(ctx context.Context, tenants []batchTenant) *respons
 			// An error that ends the transaction (an I/O error, say) undid
 			// the batch's rows, though not those staged after it: clear
 			// what the batch left and read it again, one statement at a time.
-			w.conn.ExecContext(ctx, "ROLLBACK")
+			w.db.Exec("ROLLBACK")
 			for _, q := range w.queries {
-				w.deleteStaged(ctx, q, arms)
+				w.deleteStaged(q, arms)
 			}
-			w.conn.ExecContext(ctx, "DELETE FROM s__ok WHERE tenant_id IN ("+placeholders(len(arms))+")", tenantIDs(arms)...)
+			w.db.Exec("DELETE FROM s__ok WHERE tenant_id IN ("+placeholders(len(arms))+")", tenantIDs(arms)...)
 		}
 	}
-	w.readQueries(ctx, arms, resp, false)
+	w.readQueries(arms, resp, false)
 	return resp
 }
 
@@ -256,17 +248,17 @@ func (w *batchWorker) batch(ctx context.Context, tenants []batchTenant) *respons
 // tenants ran which query fine. In a transaction (tx) it gives up, false,
 // as soon as a failure has ended that transaction. A full staging disk
 // ends the batch: resp says so.
-func (w *batchWorker) readQueries(ctx context.Context, arms []arm, resp *response, tx bool) bool {
+func (w *batchWorker) readQueries(arms []arm, resp *response, tx bool) bool {
 	fails0 := len(resp.Failures)
 	resp.Staged = map[string]int64{}
-	var okArgs []any
+	var okArgs []string
 	for _, q := range w.queries {
-		fails, n, err := w.runQuery(ctx, q, arms)
+		fails, n, err := w.runQuery(q, arms)
 		if err != nil {
 			*resp = response{Err: err.Error(), Full: w.staging}
 			return true
 		}
-		if tx && len(fails) > 0 && !w.inTx(ctx) {
+		if tx && len(fails) > 0 && !w.db.InTx() {
 			resp.Failures = resp.Failures[:fails0]
 			return false
 		}
@@ -287,8 +279,8 @@ func (w *batchWorker) readQueries(ctx context.Context, arms []arm, resp *respons
 		// Which tenants ran which query fine, recorded inside SQLite for the
 		// merge, in one statement per batch.
 		stmt := "INSERT INTO s__ok (tenant_id, query) VALUES " + strings.TrimSuffix(strings.Repeat("(?,?),", len(okArgs)/2), ",")
-		if _, err := w.conn.ExecContext(ctx, stmt, okArgs...); err != nil {
-			if err := sqlite.Wrap(err); sqlite.IsFull(err) {
+		if _, err := w.db.Exec(stmt, okArgs...); err != nil {
+			if sqlite.IsFull(err) {
 				*resp = response{Err: "staging: " + sqlite.Message(err), Full: w.staging}
 				return true
 			}
@@ -301,8 +293,8 @@ func (w *batchWorker) readQueries(ctx context.Context, arms []arm, resp *respons
 		resp.OK = int64(len(okArgs) / 2)
 	}
 	if tx {
-		if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
-			if err := sqlite.Wrap(err); sqlite.IsFull(err) {
+		if _, err := w.db.Exec("COMMIT"); err != nil {
+			if sqlite.IsFull(err) {
 				*resp = response{Err: "staging: " + sqlite.Message(err), Full: w.staging}
 				return true
 			}
@@ -312,21 +304,10 @@ func (w *batchWorker) readQueries(ctx context.Context, arms []arm, resp *respons
 	return true
 }
 
-// inTx reports whether the batch's transaction is still open. SQLite rolls
-// a whole transaction back on some errors (I/O, interrupt); BEGIN fails
-// inside an open one, and a transaction it opens instead is ended at once.
-func (w *batchWorker) inTx(ctx context.Context) bool {
-	if _, err := w.conn.ExecContext(ctx, "BEGIN"); err != nil {
-		return true
-	}
-	w.conn.ExecContext(ctx, "ROLLBACK")
-	return false
-}
-
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
 
-func tenantIDs(arms []arm) []any {
-	ids := make([]any, len(arms))
+func tenantIDs(arms []arm) []string {
+	ids := make([]string, len(arms))
 	for i, a := range arms {
 		ids[i] = a.t.ID
 	}
@@ -338,9 +319,9 @@ func tenantIDs(arms []arm) []any {
 // tenant never costs the others their rows. It returns the failures and
 // how many rows it staged; an error only when the staging file is full,
 // which no tenant is to blame for.
-func (w *batchWorker) runQuery(ctx context.Context, q preparedQuery, arms []arm) ([]failure, int64, error) {
+func (w *batchWorker) runQuery(q preparedQuery, arms []arm) ([]failure, int64, error) {
 	if !w.check && !w.created[q.name] {
-		if err := w.createStaging(ctx, q, arms); err != nil {
+		if err := w.createStaging(q, arms); err != nil {
 			if sqlite.IsFull(err) {
 				return nil, 0, err
 			}
@@ -351,28 +332,28 @@ func (w *batchWorker) runQuery(ctx context.Context, q preparedQuery, arms []arm)
 			return fails, 0, nil
 		}
 	}
-	n, err := w.exec(ctx, q, arms)
+	n, err := w.exec(q, arms)
 	if err == nil {
 		return nil, n, nil
 	}
-	if err := sqlite.Wrap(err); sqlite.IsFull(err) {
+	if sqlite.IsFull(err) {
 		return nil, 0, err
 	}
 	if len(arms) > 1 && !w.check {
 		// A statement that failed part-way may have left rows behind.
-		w.deleteStaged(ctx, q, arms)
+		w.deleteStaged(q, arms)
 	}
 	var fails []failure
 	var staged int64
 	for _, a := range arms {
 		one := []arm{a}
-		n, err := w.exec(ctx, q, one)
-		if err := sqlite.Wrap(err); sqlite.IsFull(err) {
+		n, err := w.exec(q, one)
+		if sqlite.IsFull(err) {
 			return nil, 0, err
 		}
 		if err != nil {
 			if !w.check {
-				w.deleteStaged(ctx, q, one)
+				w.deleteStaged(q, one)
 			}
 			fails = append(fails, failure{Tenant: a.t.ID, Query: q.name, Error: tenantMessage(err, a.slot)})
 			continue
@@ -385,21 +366,17 @@ func (w *batchWorker) runQuery(ctx context.Context, q preparedQuery, arms []arm)
 // createStaging makes the staging table of q with the query's own result
 // columns and no declared types, so values keep the storage class the
 // tenant holds. The columns come from the first tenant that compiles it.
-func (w *batchWorker) createStaging(ctx context.Context, q preparedQuery, arms []arm) error {
+func (w *batchWorker) createStaging(q preparedQuery, arms []arm) error {
 	var cols []string
 	var lastErr error
 	for _, a := range arms {
-		rows, err := w.conn.QueryContext(ctx, "SELECT * FROM "+q.view(a.slot)+" LIMIT 0")
+		c, err := w.db.Columns("SELECT * FROM " + q.view(a.slot))
 		if err != nil {
 			lastErr = errors.New(tenantMessage(err, a.slot))
 			continue
 		}
-		cols, err = rows.Columns()
-		rows.Close()
-		if err == nil {
-			break
-		}
-		lastErr = err
+		cols = c
+		break
 	}
 	if cols == nil {
 		return lastErr
@@ -418,8 +395,8 @@ func (w *batchWorker) createStaging(ctx context.Context, q preparedQuery, arms [
 		quoted = append(quoted, quoteIdent(c))
 	}
 	stmt := "CREATE TABLE " + stagingTable(q.name) + " (" + strings.Join(quoted, ", ") + ")"
-	if _, err := w.conn.ExecContext(ctx, stmt); err != nil {
-		return fmt.Errorf("query %s: staging table: %w", q.name, sqlite.Wrap(err))
+	if _, err := w.db.Exec(stmt); err != nil {
+		return fmt.Errorf("query %s: staging table: %w", q.name, err)
 	}
 	w.created[q.name] = true
 	return nil
@@ -428,9 +405,9 @@ func (w *batchWorker) createStaging(ctx context.Context, q preparedQuery, arms [
 // exec runs q over arms as one statement: INSERT ... SELECT into staging, or
 // EXPLAIN in check mode, and returns the rows staged. Tenant ids are bound,
 // never formatted into SQL.
-func (w *batchWorker) exec(ctx context.Context, q preparedQuery, arms []arm) (int64, error) {
+func (w *batchWorker) exec(q preparedQuery, arms []arm) (int64, error) {
 	var b strings.Builder
-	args := make([]any, 0, len(arms))
+	args := make([]string, 0, len(arms))
 	if w.check {
 		b.WriteString("EXPLAIN ")
 	} else {
@@ -440,25 +417,18 @@ func (w *batchWorker) exec(ctx context.Context, q preparedQuery, arms []arm) (in
 	for _, a := range arms {
 		args = append(args, a.t.ID)
 	}
+	n, err := w.db.Exec(b.String(), args...)
 	if w.check {
-		rows, err := w.conn.QueryContext(ctx, b.String(), args...)
-		if err != nil {
-			return 0, err
-		}
-		return 0, rows.Close()
-	}
-	res, err := w.conn.ExecContext(ctx, b.String(), args...)
-	if err != nil {
 		return 0, err
 	}
-	return res.RowsAffected()
+	return n, err
 }
 
-func (w *batchWorker) deleteStaged(ctx context.Context, q preparedQuery, arms []arm) {
+func (w *batchWorker) deleteStaged(q preparedQuery, arms []arm) {
 	if !w.created[q.name] {
 		return
 	}
-	w.conn.ExecContext(ctx, "DELETE FROM "+stagingTable(q.name)+" WHERE tenant_id IN ("+placeholders(len(arms))+")", tenantIDs(arms)...)
+	w.db.Exec("DELETE FROM "+stagingTable(q.name)+" WHERE tenant_id IN ("+placeholders(len(arms))+")", tenantIDs(arms)...)
 }
 
 // unionSQL is the statement of a batch of n tenants, the one builder of

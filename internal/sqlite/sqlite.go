@@ -331,6 +331,7 @@ const (
 	CodeFull       = 13
 	CodeCantOpen   = 14
 	CodeConstraint = 19
+	CodeMisuse     = 21
 	CodeNotADB     = 26
 )
 
