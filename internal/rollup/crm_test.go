@@ -3,6 +3,7 @@ package rollup
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -94,5 +95,41 @@ func TestLargeTenantReadThroughMmap(t *testing.T) {
 	want := [][]any{{"large", int64(5), int64(2)}, {"small", int64(3), int64(1)}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("rows = %v, want %v", got, want)
+	}
+}
+
+// TestCallsOfSeveralBatches has a worker sent several batches at once (45
+// tenants, batch_size 2, one worker: calls of four tenants, the last of
+// one), with a tenant that cannot be opened in the middle of a call, and
+// checks every rollup row against a run of one batch a call.
+func TestCallsOfSeveralBatches(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t, fleettest.CRMQueries)
+	const n = 45
+	if err := fleettest.CRM(ctx, e.dir, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.dir, "crm-00022.db"), []byte("not a database, but long enough to have a header of its own..............................................."), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.cfg.BatchSize, e.cfg.Workers = 2, 1
+	sum := e.run(t, Options{Full: true})
+	if sum.Read != n || sum.OK != n-1 || sum.Failed != 1 {
+		t.Fatalf("summary = %+v, want %d read, %d ok, 1 failed", sum, n, n-1)
+	}
+	one := setup(t, fleettest.CRMQueries)
+	one.dir, one.cfg.Tenants.Dir = e.dir, e.dir
+	one.cfg.BatchSize, one.cfg.Workers = 2, 4 // 45/(4*8) < 2: one batch a call
+	if got := one.run(t, Options{Full: true}); got.Rows != sum.Rows || got.OK != sum.OK {
+		t.Fatalf("one batch a call: %+v; several: %+v", got, sum)
+	}
+	for name := range fleettest.CRMQueries {
+		q := "SELECT * FROM rollup_" + name
+		if got, want := sorted(e.rows(t, q)), sorted(one.rows(t, q)); !reflect.DeepEqual(got, want) {
+			t.Fatalf("rollup_%s: %d rows with several batches a call, %d with one", name, len(got), len(want))
+		}
+	}
+	if got := e.rows(t, "SELECT tenant_id FROM tenant_errors GROUP BY tenant_id"); !reflect.DeepEqual(got, [][]any{{"crm-00022"}}) {
+		t.Fatalf("failed tenants = %v, want crm-00022 alone", got)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/attache/attache/internal/human"
@@ -304,7 +305,7 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 		rec.every = max(opt.progressEvery, 0)
 	}
 	rec.update("listing", 0, 0)
-	phase := time.Now()
+	phase := startPhase()
 	// A settled file's header read is left out while listing when there is
 	// state to judge it by (see tenant.Headers), unless the last
 	// incremental run read most of the fleet: each tenant to read then
@@ -321,8 +322,7 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 	if err != nil {
 		return nil, err
 	}
-	log.Debug("fleet listed", "seconds", time.Since(phase).Seconds())
-	phase = time.Now()
+	phase.done(log, "fleet listed")
 	var pathErr error
 	queries, refused, err := vetPaths(ctx, queries, presentPaths(ctx, conn, &pathErr))
 	if err == nil {
@@ -342,13 +342,12 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 		}
 		return nil, fmt.Errorf("no query can run: %s", strings.Join(msgs, "; "))
 	}
-	log.Debug("queries vetted", "seconds", time.Since(phase).Seconds())
-	phase = time.Now()
+	phase.done(log, "queries vetted")
 	c, err := planRun(ctx, conn, queries, opt.Full, startedAt, remote, log)
 	if err != nil {
 		return nil, err
 	}
-	log.Debug("run planned", "seconds", time.Since(phase).Seconds())
+	phase.done(log, "run planned")
 	log.Info("run planned", "tenants", c.total, "read", c.read, "unchanged", c.unchanged, "missing", c.missing, "headers_read", c.headers)
 	stagingDir, err := makeStaging(mdb.Path, runID)
 	if err != nil {
@@ -358,7 +357,7 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 
 	var staging []stagingFile
 	var maxRSS int64
-	phase = time.Now()
+	phase = startPhase()
 	if c.read > 0 {
 		rec.update("reading", 0, c.read)
 		progress := func(done, total int) {
@@ -374,7 +373,7 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 		}
 		staging, maxRSS = out.staging, out.maxRSS
 	}
-	log.Debug("tenants read", "seconds", time.Since(phase).Seconds())
+	phase.done(log, "tenants read")
 	rec.update("merging", c.read, c.read)
 	m := &merge{log: log, conn: conn, runID: runID, queries: queries, broken: broken, counts: c, staging: staging, bucketAt: startedAt, finishedAt: time.Now(), full: opt.Full}
 	if opt.Now != nil {
@@ -387,9 +386,35 @@ func run(ctx context.Context, cfg *config.Config, mdb *metrics.DB, conn *sql.Con
 		}
 		return nil, fmt.Errorf("merge into metrics DB: %w", err)
 	}
+	phase.done(log, "merged")
 	sum.Total = c.total
 	sum.WorkerMaxRSS = maxRSS
 	return sum, nil
+}
+
+// phase times a step of a run for the debug log: wall time, and the CPU
+// time of this process alone (the coordinator's; the workers' is theirs).
+type phase struct {
+	wall time.Time
+	cpu  time.Duration
+}
+
+func startPhase() phase { return phase{time.Now(), selfCPU()} }
+
+// done logs the phase as msg and starts the next one.
+func (p *phase) done(log *slog.Logger, msg string) {
+	next := startPhase()
+	log.Debug(msg, "seconds", next.wall.Sub(p.wall).Seconds(), "cpu_seconds", (next.cpu - p.cpu).Seconds())
+	*p = next
+}
+
+// selfCPU is the user and system time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // stagingPrefix starts the name of a run's private staging folder beside
@@ -447,6 +472,9 @@ func lasting(msg string) bool {
 
 func unhex(h string) string { return sqlite.Unhex(h) }
 
+// callBatches is how many batches a worker is sent at most at once.
+const callBatches = 8
+
 // dispatched is what the workers produced; the failures are in the feed.
 type dispatched struct {
 	staging []stagingFile
@@ -472,10 +500,19 @@ func dispatch(ctx context.Context, cfg *config.Config, queries []*query.Query, f
 	for i, q := range queries {
 		wq[i] = workQuery{Name: q.Name, SQL: q.SQL}
 	}
+	// A worker is sent a few batches at a time (a call): each call costs a
+	// round trip between the processes and their Go runtimes' threads
+	// waking each other. Eight batches a call instead of one took the
+	// coordinator's CPU while 10,000 tenants are read from 0.31-0.36 to
+	// 0.18 s. Calls stay small enough that every worker gets about eight,
+	// so the last ones do not leave a worker idle.
+	workers := max(cfg.Workers, 1)
+	call := min(callBatches*cfg.BatchSize, total/(workers*8)/cfg.BatchSize*cfg.BatchSize)
+	call = max(call, cfg.BatchSize)
 	d := &dispatcher{
-		ctx: ctx, feed: f, batch: cfg.BatchSize, ahead: max(listPage, cfg.BatchSize*max(cfg.Workers, 1)*4),
+		ctx: ctx, feed: f, batch: cfg.BatchSize, call: call, ahead: max(listPage, call*workers*4),
 		total: total, progress: progress, log: log,
-		init: initRequest{Busy: cfg.BusyTimeout.D(), Queries: wq, Check: check},
+		init: initRequest{BatchSize: cfg.BatchSize, Busy: cfg.BusyTimeout.D(), Queries: wq, Check: check},
 		dir:  stagingDir, timeout: cfg.BatchTimeout.D(), out: &dispatched{},
 	}
 	d.cond = sync.NewCond(&d.mu)
@@ -520,6 +557,7 @@ type dispatcher struct {
 	total    int
 	feed     feed
 	batch    int // tenants per batch
+	call     int // tenants per call: a few batches
 	ahead    int // tenants taken from the feed at once
 
 	mu       sync.Mutex
@@ -549,8 +587,8 @@ func (d *dispatcher) take() []batchTenant {
 				return nil
 			}
 			d.drained = len(ts) == 0
-			for i := 0; i < len(ts); i += d.batch {
-				d.queue = append(d.queue, ts[i:min(i+d.batch, len(ts))])
+			for i := 0; i < len(ts); i += d.call {
+				d.queue = append(d.queue, ts[i:min(i+d.call, len(ts))])
 			}
 		}
 		if len(d.queue) > 0 {
@@ -649,7 +687,8 @@ func (d *dispatcher) work() {
 			}
 		}
 		var resp response
-		err := s.proc.Call(&request{Batch: b}, &resp, d.timeout)
+		// batch_timeout holds for each batch of the call.
+		err := s.proc.Call(&request{Batch: b}, &resp, d.timeout*time.Duration((len(b)+d.batch-1)/d.batch))
 		if err == nil && resp.Full != "" {
 			// No space: every retry would fail the same way, and slower.
 			s.proc.Kill()
