@@ -31,7 +31,7 @@ type initRequest struct {
 	// BatchSize is how many tenants are attached at once (batch_size).
 	BatchSize int
 	Busy      time.Duration
-	Queries []workQuery
+	Queries   []workQuery
 	// Check compiles the queries against each tenant (EXPLAIN) and writes
 	// nothing: `attache check`.
 	Check bool
