@@ -46,7 +46,13 @@ func Open(ctx context.Context, path string, busy time.Duration) (*DB, error) {
 	}
 	// temp_store=FILE: go-libsql is built to keep temp data in memory, so
 	// sorting a million-row index would hold it all in RAM.
-	opt := sqlite.Options{BusyTimeout: busy, Pragmas: []string{"journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "temp_store=FILE"}}
+	// page_size=16384, for a new file only (an existing one keeps its
+	// size; VACUUM would change it): a run writes rollups in bulk and the
+	// dashboard reads them in ranges. A 10,000-tenant full run's merge
+	// used 0.52-0.57 CPU-s with 4 KiB pages, 0.40-0.42 with 16 KiB (0.39
+	// with 32 KiB), with no slower rerun. It must come before WAL mode,
+	// which fixes the page size.
+	opt := sqlite.Options{BusyTimeout: busy, Pragmas: []string{"page_size=16384", "journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "temp_store=FILE"}}
 	w, err := sqlite.Open(path, opt)
 	if err != nil {
 		return nil, fmt.Errorf("metrics DB: %w; point metrics at a new file or an attache metrics DB", err)
