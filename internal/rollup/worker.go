@@ -209,9 +209,11 @@ func (w *batchWorker) batch(tenants []batchTenant) *response {
 	resp := &response{}
 	var arms []arm
 	for i, t := range tenants {
-		args := []string{sqlite.ReadOnlyURI(t.Path)}
+		// An encrypted replica goes through the default VFS, whose
+		// codec reads it; see sqlite.TenantURI.
+		args := []string{sqlite.TenantURI(t.Path)}
 		if t.Key != "" {
-			args = append(args, t.Key)
+			args = []string{sqlite.ReadOnlyURI(t.Path), t.Key}
 		}
 		if _, err := w.db.Exec(attachSQL(slotName(i), t.Key), args...); err != nil {
 			msg := "cannot open the database: " + sqlite.Message(err)

@@ -206,6 +206,8 @@ func closeTwice() error {
 //   - A larger lookaside (500 slots of 1,200 bytes per connection, up from
 //     SQLite's 100 of 1,200 + 128 bytes): parse trees and prepared
 //     statements are served from it instead of malloc (7.5% fewer).
+//   - The VFS that TenantURI names, which finds a tenant's full name for
+//     one lstat instead of one per component of its path.
 func ConfigureForBatchReads() error {
 	if rc := C.attache_config_int(configMemstatus, 0); rc != 0 {
 		return fmt.Errorf("sqlite: memory statistics: code %d (SQLite was already in use in this process)", int(rc))
@@ -213,5 +215,8 @@ func ConfigureForBatchReads() error {
 	if rc := C.attache_config_int2(configLookaside, 1200, 500); rc != 0 {
 		return fmt.Errorf("sqlite: lookaside: code %d (SQLite was already in use in this process)", int(rc))
 	}
-	return Setup()
+	if err := Setup(); err != nil {
+		return err
+	}
+	return registerPathsVFS()
 }

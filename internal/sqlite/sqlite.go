@@ -112,6 +112,13 @@ func ReadOnlyURI(path string) string {
 	return u.String()
 }
 
+// TenantURI is ReadOnlyURI through the VFS that ConfigureForBatchReads
+// registers (see vfs.go), for a process that attaches many tenants: the
+// engine's workers.
+func TenantURI(path string) string {
+	return ReadOnlyURI(path) + "&vfs=" + pathsVFS
+}
+
 // Result is a query's rows with the values SQLite holds: int64, float64,
 // string, []byte or nil.
 type Result struct {
