@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/attache/attache/internal/sqlite"
 )
 
 // Issue 14: every way SQLite reads the clock is found in what SQLite will
@@ -172,16 +170,7 @@ func TestFingerprintSeesAWALRestart(t *testing.T) {
 	path := filepath.Join(e.dir, "wal.db")
 	makeTenant(t, path, "CREATE TABLE tenant.t (v INTEGER)", "INSERT INTO tenant.t VALUES (1)")
 	ctx := t.Context()
-	app, err := sqlite.Open(path, sqlite.Options{Pragmas: []string{"journal_mode=WAL", "wal_autocheckpoint=0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
-	conn, err := app.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := liveWALApp(t, path)
 	exec := func(s string) {
 		t.Helper()
 		rows, err := conn.QueryContext(ctx, s)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -130,6 +131,24 @@ func todoTenant(t *testing.T, dir, id string, n int) {
 		stmts = append(stmts, fmt.Sprintf("INSERT INTO tenant.todos (title, done, due) VALUES ('todo %d', %d, '2026-11-22')", i, i%2))
 	}
 	makeTenant(t, filepath.Join(dir, id+".db"), stmts...)
+}
+
+// liveWALApp opens the tenant at path as its SaaS app does: in WAL mode,
+// with a connection kept open and no checkpoint, so its commits stay in
+// the -wal file until the test ends.
+func liveWALApp(t *testing.T, path string) *sql.Conn {
+	t.Helper()
+	app, err := sqlite.Open(path, sqlite.Options{Pragmas: []string{"journal_mode=WAL", "wal_autocheckpoint=0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	conn, err := app.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 type env struct {
@@ -599,16 +618,7 @@ func TestWALTenantWithLiveWriter(t *testing.T) {
 	ctx := context.Background()
 	// The SaaS app keeps the database open in WAL mode; its last commit is
 	// still in the -wal file, not checkpointed.
-	app, err := sqlite.Open(path, sqlite.Options{Pragmas: []string{"journal_mode=WAL", "wal_autocheckpoint=0"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
-	conn, err := app.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := liveWALApp(t, path)
 	write := func() {
 		if _, err := conn.ExecContext(ctx, "INSERT INTO todos (title, done) VALUES ('from the app', 1)"); err != nil {
 			t.Fatal(err)

@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
-
-	"github.com/attache/attache/internal/sqlite"
 )
 
 // TestLinkedTenantsAreReadWithTheirWAL: a tenant listed through a symbolic
@@ -24,17 +22,7 @@ func TestLinkedTenantsAreReadWithTheirWAL(t *testing.T) {
 	// Each app keeps its database open in WAL mode, its last commit still
 	// in the -wal file.
 	for _, path := range []string{filepath.Join(elsewhere, "acme.db"), filepath.Join(e.dir, "plain.db")} {
-		app, err := sqlite.Open(path, sqlite.Options{Pragmas: []string{"journal_mode=WAL", "wal_autocheckpoint=0"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer app.Close()
-		conn, err := app.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		if _, err := conn.ExecContext(ctx, "INSERT INTO todos (title, done) VALUES ('in the wal', 1)"); err != nil {
+		if _, err := liveWALApp(t, path).ExecContext(ctx, "INSERT INTO todos (title, done) VALUES ('in the wal', 1)"); err != nil {
 			t.Fatal(err)
 		}
 		if st, err := os.Stat(path + "-wal"); err != nil || st.Size() == 0 {
