@@ -2,6 +2,7 @@ package rollup
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -481,17 +483,35 @@ func TestSecondRunIsRefused(t *testing.T) {
 func TestRunawayTenantIsStoppedAndIsolated(t *testing.T) {
 	e := setup(t, map[string]string{"spin": `SELECT (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < (SELECT max(id) FROM tenant.todos)) SELECT count(*) FROM n) AS n`})
 	e.cfg.BatchTimeout = config.Duration(1500 * time.Millisecond)
-	for i := 0; i < 4; i++ {
-		todoTenant(t, e.dir, fmt.Sprintf("ok%d", i), 3)
+	// Forty quick tenants in batches of two, one worker: calls grow to two
+	// batches (see grow), and the runaway shares a batch with ok20 in the
+	// middle of the fleet, so the call it stops is split into its batches
+	// first.
+	e.cfg.BatchSize, e.cfg.Workers = 2, 1
+	for i := 0; i < 40; i++ {
+		todoTenant(t, e.dir, fmt.Sprintf("ok%02d", i), 3)
 	}
-	makeTenant(t, filepath.Join(e.dir, "runaway.db"), "CREATE TABLE tenant.todos (id INTEGER PRIMARY KEY)", "INSERT INTO tenant.todos (id) VALUES (9000000000000)")
-	sum := e.run(t, Options{})
-	if sum.OK != 4 || sum.Failed != 1 {
-		t.Fatalf("summary = %+v, want 4 ok and the runaway failed", sum)
+	const runaway = "ok20-runaway"
+	makeTenant(t, filepath.Join(e.dir, runaway+".db"), "CREATE TABLE tenant.todos (id INTEGER PRIMARY KEY)", "INSERT INTO tenant.todos (id) VALUES (9000000000000)")
+	var logs bytes.Buffer
+	sum := e.run(t, Options{Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if sum.OK != 40 || sum.Failed != 1 {
+		t.Fatalf("summary = %+v, want 40 ok and the runaway failed", sum)
 	}
-	got := e.rows(t, "SELECT error FROM tenant_errors WHERE tenant_id = 'runaway'")
+	got := e.rows(t, "SELECT error FROM tenant_errors WHERE tenant_id = ?", runaway)
 	if len(got) != 1 || !strings.Contains(got[0][0].(string), "batch_timeout") {
 		t.Fatalf("runaway error = %v", got)
+	}
+	// Stopped once a level: its call, its batch, then alone; one batch a
+	// call if this machine was too slow for calls to grow.
+	stops, want := strings.Count(logs.String(), `err="time limit reached`), 2
+	if strings.Contains(logs.String(), "lost a call of several batches") {
+		want = 3
+	} else {
+		t.Log("calls did not grow past one batch: the split of a call was not exercised")
+	}
+	if stops != want {
+		t.Fatalf("the runaway was stopped %d times, want %d:\n%s", stops, want, logs.String())
 	}
 }
 
