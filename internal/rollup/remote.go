@@ -40,11 +40,14 @@ func attachSQL(schema, key string) string {
 	return "ATTACH ? AS " + schema
 }
 
-func attachArgs(path, key string) []any {
+// attachArgs are attachSQL's path and key, for an engine worker: a plain
+// file through the workers' VFS (sqlite.TenantURI), an encrypted replica
+// through the default one, whose codec reads it.
+func attachArgs(path, key string) []string {
 	if key != "" {
-		return []any{sqlite.ReadOnlyURI(path), key}
+		return []string{sqlite.ReadOnlyURI(path), key}
 	}
-	return []any{sqlite.ReadOnlyURI(path)}
+	return []string{sqlite.TenantURI(path)}
 }
 
 // withoutMissing drops the tenants there is nothing to read for (a remote

@@ -626,11 +626,7 @@ func (d *dispatcher) grow(n int, took time.Duration) {
 	if d.careful {
 		return
 	}
-	k := d.maxCall
-	if d.slowest > 0 {
-		k = int(min(int64(d.maxCall), int64(d.timeout/(16*d.slowest))))
-	}
-	d.callNow = max(k, 1)
+	d.callNow = max(1, min(d.maxCall, int(d.timeout/(16*max(d.slowest, 1)))))
 }
 
 func (d *dispatcher) finish(requeue ...[]batchTenant) {

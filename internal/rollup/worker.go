@@ -217,13 +217,7 @@ func (w *batchWorker) batch(tenants []batchTenant) *response {
 	resp := &response{}
 	var arms []arm
 	for i, t := range tenants {
-		// An encrypted replica goes through the default VFS, whose
-		// codec reads it; see sqlite.TenantURI.
-		args := []string{sqlite.TenantURI(t.Path)}
-		if t.Key != "" {
-			args = []string{sqlite.ReadOnlyURI(t.Path), t.Key}
-		}
-		if _, err := w.db.Exec(attachSQL(slotName(i), t.Key), args...); err != nil {
+		if _, err := w.db.Exec(attachSQL(slotName(i), t.Key), attachArgs(t.Path, t.Key)...); err != nil {
 			msg := "cannot open the database: " + sqlite.Message(err)
 			for _, q := range w.queries {
 				resp.Failures = append(resp.Failures, failure{Tenant: t.ID, Query: q.name, Error: msg})

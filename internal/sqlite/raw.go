@@ -9,7 +9,6 @@ typedef struct sqlite3_stmt sqlite3_stmt;
 extern int sqlite3_open_v2(const char *, sqlite3 **, int, const char *);
 extern int sqlite3_close_v2(sqlite3 *);
 extern int sqlite3_busy_timeout(sqlite3 *, int);
-extern int sqlite3_extended_result_codes(sqlite3 *, int);
 extern int sqlite3_prepare_v2(sqlite3 *, const char *, int, sqlite3_stmt **, const char **);
 extern int sqlite3_bind_text(sqlite3_stmt *, int, const char *, int, void (*)(void *));
 extern int sqlite3_step(sqlite3_stmt *);
@@ -19,7 +18,6 @@ extern const char *sqlite3_column_name(sqlite3_stmt *, int);
 extern int64_t sqlite3_changes64(sqlite3 *);
 extern int sqlite3_get_autocommit(sqlite3 *);
 extern const char *sqlite3_errmsg(sqlite3 *);
-extern int sqlite3_errcode(sqlite3 *);
 
 // attache_exec prepares, binds, steps to the end and finalizes one
 // statement, all in one call from Go. The n text arguments are the bytes
